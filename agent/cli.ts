@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+/** termguard-agent: thin command layer over agent/ (contract in DESIGN.md). */
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import pino from 'pino';
+import { VERSION } from '../shared/version.js';
+import { action } from '../shared/cli.js';
+import { TgError } from '../shared/errors.js';
+import { certInfo } from '../shared/pki.js';
+import { exists } from '../shared/fs.js';
+import { readFileSync } from 'node:fs';
+import { loadAgentConfig } from './config.js';
+import { defaultStateDir, loadState, statePaths } from './state.js';
+import { enroll } from './transport/enroll.js';
+import { readMachineId } from './transport/machine-id.js';
+import { AgentClient } from './transport/client.js';
+import { AgentRuntime, readStatusFile } from './run.js';
+
+const program = new Command('termguard-agent')
+  .description('termguard endpoint agent: host monitoring, removable media and outbound connection control (art31)')
+  .version(VERSION, '--version')
+  .showHelpAfterError();
+
+const stateOpt = () => new Option('--state <dir>', `state folder (default ${defaultStateDir()})`).env('TERMGUARD_STATE').default(defaultStateDir());
+const configOpt = () => new Option('--config <file>', 'agent config (JSON); TERMGUARD_* variables override it').env('TERMGUARD_CONFIG');
+
+program.command('enroll')
+  .description('enroll this machine with the institution server (the key is made here and never leaves)')
+  .requiredOption('--server <url>', 'console listener, e.g. https://tg.example:8444')
+  .requiredOption('--token <token>', 'enrollment token from `termguard-server token create`')
+  .requiredOption('--ca-hash <sha256:hex>', 'hash of the institution CA, from `termguard-server init`')
+  .addOption(stateOpt()).addOption(configOpt())
+  .action(action(async (o: { server: string; token: string; caHash: string; state: string; config?: string }) => {
+    const cfg = loadAgentConfig(o.config);
+    let server: URL;
+    try {
+      server = new URL(o.server);
+    } catch {
+      throw new TgError('TG_E_USAGE', `--server: not a URL: ${o.server}`);
+    }
+    if (server.protocol !== 'https:') throw new TgError('TG_E_USAGE', '--server must be an https:// URL');
+    const machineId = cfg.machineId ?? readMachineId();
+    if (!machineId) throw new TgError('TG_E_CONFIG', 'cannot read this machine\'s id; set "machineId" in the config');
+    const r = await enroll({ server: server.origin, token: o.token, caHash: o.caHash, stateDir: resolve(o.state), machineId });
+    process.stdout.write(`enrolled as host ${r.hostId}\nagent listener ${r.agentUrl}\ncertificate valid until ${r.notAfter}\n` +
+      (r.cloneOf ? `warning: the server flagged this machine as a clone of host ${r.cloneOf}\n` : ''));
+  }));
+
+program.command('run')
+  .description('run the agent until stopped (SIGTERM/SIGINT)')
+  .addOption(stateOpt()).addOption(configOpt())
+  .action(action(async (o: { state: string; config?: string }) => {
+    const cfg = loadAgentConfig(o.config);
+    const log = pino({ level: cfg.logLevel, base: { pid: process.pid, name: 'termguard-agent' } });
+    const rt = await AgentRuntime.open(resolve(o.state), cfg, log);
+    const stop = new AbortController();
+    process.once('SIGTERM', () => stop.abort());
+    process.once('SIGINT', () => stop.abort());
+    log.info({ hostId: rt.state.hostId, agentUrl: rt.state.agentUrl }, 'agent running');
+    await rt.run(stop.signal);
+    log.info('agent stopped');
+  }));
+
+program.command('status')
+  .description('enrollment, server reachability, policy version, spool depth')
+  .addOption(stateOpt()).addOption(configOpt())
+  .option('--json', 'one JSON object')
+  .action(action(async (o: { state: string; config?: string; json?: boolean }) => {
+    const dir = resolve(o.state);
+    const p = statePaths(dir);
+    if (!exists(p.state) || !exists(p.cert)) {
+      const out = { enrolled: false, stateDir: dir };
+      process.stdout.write(o.json ? JSON.stringify(out) + '\n' : `not enrolled (state folder ${dir})\n`);
+      return;
+    }
+    const st = loadState(dir);
+    const cert = certInfo(readFileSync(p.cert, 'utf8'));
+    const running = readStatusFile(dir);
+    let reachable = false;
+    let error: string | null = null;
+    const client = new AgentClient(dir, () => st);
+    try {
+      await client.getPolicy(AbortSignal.timeout(5000));
+      reachable = true;
+    } catch (e) {
+      error = (e as Error).message;
+    } finally {
+      client.close();
+    }
+    const out = {
+      enrolled: true, stateDir: dir, hostId: st.hostId, serverUrl: st.serverUrl, agentUrl: st.agentUrl,
+      certificate: { serial: cert.serial, notAfter: cert.notAfter.toISOString(), expired: cert.notAfter.getTime() < Date.now() },
+      server: { reachable, error },
+      policyVersion: st.policyVersion,
+      agent: running ? { pid: running.pid, updatedAt: running.updatedAt, lastContact: running.lastContact } : null,
+      spool: running?.spool ?? null,
+    };
+    if (o.json) process.stdout.write(JSON.stringify(out) + '\n');
+    else {
+      process.stdout.write(`host ${st.hostId} enrolled with ${st.serverUrl}\nserver ${reachable ? 'reachable' : `unreachable (${error})`}\n` +
+        `policy version ${st.policyVersion}\ncertificate valid until ${out.certificate.notAfter}\n` +
+        `spool ${running ? `${running.spool.events} events, ${running.spool.bytes} bytes` : 'unknown (agent not running)'}\n`);
+    }
+  }));
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`error: ${(e as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,179 @@
+/**
+ * `termguard-agent run`: the supervised group — sender, heartbeat, command poller, certificate
+ * renewal, status file — around one durable spool. Every event goes to the spool first.
+ */
+import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { newEvent, type AgentEvent } from '../shared/events.js';
+import { checkPolicy } from '../shared/policy.js';
+import { writeFileAtomic, exists } from '../shared/fs.js';
+import { PROTOCOL_VERSION } from '../shared/protocol.js';
+import { VERSION } from '../shared/version.js';
+import type { AgentConfig } from './config.js';
+import { loadState, saveState, statePaths, type AgentState } from './state.js';
+import { Spool } from './transport/spool.js';
+import { AgentClient } from './transport/client.js';
+import { Sender } from './transport/sender.js';
+import { CommandPoller } from './transport/commands.js';
+import { Renewer } from './transport/renewal.js';
+import { jitter, sleep } from './transport/backoff.js';
+import { Supervisor, type Part } from './supervisor.js';
+
+export interface AgentStatusFile {
+  pid: number;
+  version: string;
+  updatedAt: string;
+  hostId: string;
+  serverReachable: boolean | null;
+  lastContact: string | null;
+  lastError: string | null;
+  policyVersion: number;
+  spool: ReturnType<Spool['depth']>;
+  rejected: number;
+}
+
+export class AgentRuntime {
+  state: AgentState;
+  readonly spool: Spool;
+  client: AgentClient;
+  readonly sender: Sender;
+  private readonly renewer: Renewer;
+  private readonly started = Date.now();
+
+  private constructor(readonly stateDir: string, readonly config: AgentConfig, readonly log: Logger, spool: Spool) {
+    this.state = loadState(stateDir);
+    this.spool = spool;
+    this.client = new AgentClient(stateDir, () => this.state);
+    this.renewer = new Renewer(stateDir, () => this.client, config.intervals.renewalCheck * 1000, () => this.client.reload(), log.child({ part: 'renewal' }));
+    this.sender = new Sender(spool, () => this.client, {
+      batchEvents: config.send.batchEvents,
+      maxEventsPerSecond: config.send.maxEventsPerSecond,
+      backoffMaxMs: config.send.backoffMaxSeconds * 1000,
+    }, log.child({ part: 'sender' }), () => this.renewer.checkNow());
+  }
+
+  static async open(stateDir: string, config: AgentConfig, log: Logger): Promise<AgentRuntime> {
+    loadState(stateDir); // refuse early, before taking the spool lock, when not enrolled
+    const spool = await Spool.open(statePaths(stateDir).spool, { maxBytes: config.spool.maxBytes });
+    return new AgentRuntime(stateDir, config, log, spool);
+  }
+
+  /** Spool first, then wake the sender. */
+  async emit(...events: AgentEvent[]): Promise<void> {
+    await this.spool.append(events);
+    this.sender.notify();
+  }
+
+  private saveState(patch: Partial<AgentState>): void {
+    this.state = { ...this.state, ...patch };
+    saveState(this.stateDir, this.state);
+  }
+
+  private async applyPolicy(signal: AbortSignal): Promise<void> {
+    const { version, policy } = await this.client.getPolicy(signal);
+    const checked = checkPolicy(policy);
+    if (!checked.ok) {
+      await this.emit(newEvent('agent.policy_rejected', 'high', ['art31'], { version, error: checked.error }));
+      return;
+    }
+    writeFileAtomic(statePaths(this.stateDir).policy, JSON.stringify({ version, policy: checked.policy }, null, 2), 0o600);
+    const previous = this.state.policyVersion;
+    this.saveState({ policyVersion: version });
+    await this.emit(newEvent('agent.policy_applied', 'low', ['art31'], { version, previous }));
+    this.log.info({ version, previous }, 'policy applied');
+  }
+
+  writeStatus(): void {
+    const s: AgentStatusFile = {
+      pid: process.pid, version: VERSION, updatedAt: new Date().toISOString(), hostId: this.state.hostId,
+      serverReachable: this.sender.reachable, lastContact: this.sender.lastContact, lastError: this.sender.lastError,
+      policyVersion: this.state.policyVersion, spool: this.spool.depth(), rejected: this.sender.rejected,
+    };
+    writeFileAtomic(statePaths(this.stateDir).status, JSON.stringify(s, null, 2) + '\n', 0o644);
+  }
+
+  private heartbeat(): Part {
+    return {
+      name: 'heartbeat',
+      run: async (signal) => {
+        // The first beat comes soon after start (spread over a few seconds), then one per interval.
+        let wait = Math.random() * Math.min(5000, this.config.intervals.heartbeat * 1000);
+        while (!signal.aborted) {
+          await sleep(wait, signal);
+          wait = jitter(this.config.intervals.heartbeat * 1000);
+          if (signal.aborted) return;
+          const mem = process.memoryUsage();
+          await this.emit(newEvent('agent.heartbeat', 'low', ['art31'], {
+            policyVersion: this.state.policyVersion, uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
+            rssBytes: mem.rss, spool: this.spool.depth(), version: VERSION,
+          }));
+        }
+      },
+    };
+  }
+
+  private statusWriter(): Part {
+    return {
+      name: 'status',
+      run: async (signal) => {
+        while (!signal.aborted) {
+          this.writeStatus();
+          await sleep(this.config.intervals.status * 1000, signal);
+        }
+      },
+    };
+  }
+
+  private commands(): CommandPoller {
+    return new CommandPoller(() => this.client, {
+      policyVersion: () => this.state.policyVersion,
+      cursor: () => this.state.commandCursor,
+      setCursor: (seq) => this.saveState({ commandCursor: seq }),
+      policyChanged: (_v, signal) => this.applyPolicy(signal),
+      command: async (c) => {
+        this.log.info({ type: c.type, seq: c.seq }, 'server command');
+        if (c.type === 'cert.renew') await this.renewer.renewOnce(true);
+        else if (c.type === 'drill') await this.emit(newEvent('drill', 'high', ['art16', 'art24', 'art25'], { ...c.payload, commandSeq: c.seq }));
+        else await this.emit(newEvent('agent.command_unsupported', 'low', [], { type: c.type, seq: c.seq }));
+      },
+      certificateError: () => this.renewer.checkNow(),
+    }, this.config.intervals.commandsWait, this.log.child({ part: 'commands' }));
+  }
+
+  /** Run until `signal` aborts; then report agent.stopped and try to deliver it briefly. */
+  async run(signal: AbortSignal): Promise<void> {
+    await this.emit(newEvent('agent.started', 'low', ['art31'], {
+      version: VERSION, protocol: PROTOCOL_VERSION, pid: process.pid, platform: process.platform, arch: process.arch,
+      hostname: hostname(), node: process.versions.node, policyVersion: this.state.policyVersion,
+    }));
+    const group = new Supervisor(this.log)
+      .add(this.sender).add(this.heartbeat()).add(this.commands()).add(this.renewer).add(this.statusWriter());
+    let failure: unknown;
+    try {
+      await group.run(signal);
+    } catch (e) {
+      failure = e;
+    }
+    await this.emit(newEvent('agent.stopped', 'low', ['art31'], {
+      reason: failure ? `failed: ${(failure as Error).message}` : 'stopped', uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
+    }));
+    const flushing = AbortSignal.timeout(3000);
+    await this.sender.flush(flushing);
+    this.writeStatus();
+    this.client.close();
+    await this.spool.close();
+    if (failure) throw failure;
+  }
+}
+
+/** What `status` shows when no agent is running: read the folder. */
+export function readStatusFile(stateDir: string): AgentStatusFile | null {
+  const p = statePaths(stateDir).status;
+  if (!exists(p)) return null;
+  try {
+    return JSON.parse(readFileSync(p, 'utf8')) as AgentStatusFile;
+  } catch {
+    return null;
+  }
+}

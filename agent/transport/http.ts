@@ -1,0 +1,83 @@
+/**
+ * A small HTTPS client over node:https with keep-alive. The agent trusts only the institution CA
+ * (ca.crt) and presents its own certificate on the agent listener.
+ */
+import { request, Agent } from 'node:https';
+import { gzipSync } from 'node:zlib';
+import { TgError } from '../../shared/errors.js';
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  json<T = unknown>(): T;
+}
+
+export interface TlsIdentity {
+  ca: string;
+  key?: string;
+  cert?: string;
+}
+
+export class HttpClient {
+  private readonly agent: Agent;
+
+  constructor(private readonly base: string, tls: TlsIdentity | { insecure: true }) {
+    this.agent = 'insecure' in tls
+      ? new Agent({ keepAlive: false, rejectUnauthorized: false, minVersion: 'TLSv1.2' })
+      : new Agent({ keepAlive: true, maxSockets: 4, ca: tls.ca, key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  async send(method: string, path: string, opts: { json?: unknown; headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal; gzipOver?: number } = {}): Promise<HttpResponse> {
+    const url = new URL(path, this.base);
+    let body: Buffer | undefined;
+    const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
+    if (opts.json !== undefined) {
+      body = Buffer.from(JSON.stringify(opts.json));
+      headers['content-type'] = 'application/json';
+      if (opts.gzipOver !== undefined && body.length > opts.gzipOver) {
+        body = gzipSync(body, { level: 1 });
+        headers['content-encoding'] = 'gzip';
+      }
+      headers['content-length'] = String(body.length);
+    }
+    return new Promise<HttpResponse>((resolve, reject) => {
+      const req = request(url, { method, headers, agent: this.agent, timeout: opts.timeoutMs ?? 30_000, signal: opts.signal }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: text,
+            json<T>() {
+              try {
+                return JSON.parse(text) as T;
+              } catch {
+                throw new TgError('TG_E_BAD_JSON', `server answered ${res.statusCode} with a body that is not JSON`);
+              }
+            },
+          });
+        });
+      });
+      req.on('timeout', () => req.destroy(new TgError('TG_E_UNREACHABLE', `no answer from ${url.origin} within ${opts.timeoutMs ?? 30_000} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+}
+
+/** The server's error code from an error body, if it sent one. */
+export function errorCode(res: HttpResponse): string | undefined {
+  try {
+    return (JSON.parse(res.body) as { error?: { code?: string } }).error?.code;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * POST /v1/events — the ingest hot path. Validate each event, insert keyed by its id, commit,
+ * then ack. A duplicate is acked again (a resend is harmless); an id held by another host is not.
+ */
+import type { App as FastifyInstance } from '../../../http/app.js';
+import { TgError, ERRORS } from '../../../../shared/errors.js';
+import { EventSchema, type AgentEvent } from '../../../../shared/events.js';
+import { LIMITS } from '../../../../shared/protocol.js';
+import type { ServerContext } from '../../../context.js';
+
+interface Rejection { id: string | null; code: string; message: string }
+
+const TOUCH_EVERY_MS = 10_000;
+
+export function eventsRoute(app: FastifyInstance, ctx: ServerContext): void {
+  const lastTouch = new Map<string, number>();
+
+  app.post('/v1/events', async (req) => {
+    const body = req.body as { events?: unknown } | null;
+    if (typeof body !== 'object' || body === null || Array.isArray(body) || !Array.isArray(body.events) || Object.keys(body).length !== 1) {
+      throw new TgError('TG_E_BAD_ENVELOPE', 'expected {"events":[…]}');
+    }
+    if (body.events.length > LIMITS.maxEventsPerBatch) {
+      throw new TgError('TG_E_TOO_MANY_EVENTS', `a batch holds at most ${LIMITS.maxEventsPerBatch} events, this one ${body.events.length}`);
+    }
+    const hostId = req.agent.hostId;
+    const valid: AgentEvent[] = [];
+    const rejected: Rejection[] = [];
+    const seen = new Set<string>();
+    let policyVersion: number | undefined;
+    for (const raw of body.events) {
+      const rawId = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id.slice(0, 64) : null;
+      const r = EventSchema.safeParse(raw);
+      if (!r.success) {
+        const issue = r.error.issues[0]!;
+        rejected.push({ id: rawId, code: 'TG_E_EVENT_INVALID', message: `${issue.path.join('.') || 'event'}: ${issue.message}` });
+        continue;
+      }
+      const e = r.data;
+      if (e.host !== undefined && e.host !== hostId) {
+        rejected.push({ id: e.id, code: 'TG_E_HOST_MISMATCH', message: ERRORS.TG_E_HOST_MISMATCH.message });
+        continue;
+      }
+      const id = e.id.toLowerCase();
+      if (seen.has(id)) continue; // the same id twice in one batch is stored and acked once
+      seen.add(id);
+      delete e.host;
+      e.id = id;
+      if (e.type === 'agent.heartbeat' && typeof e.data.policyVersion === 'number') policyVersion = e.data.policyVersion;
+      valid.push(e);
+    }
+    const now = new Date();
+    const result = valid.length ? await ctx.store.insertEvents(hostId, valid, now.toISOString()) : { acked: [], conflicts: [] };
+    for (const id of result.conflicts) rejected.push({ id, code: 'TG_E_ID_CONFLICT', message: ERRORS.TG_E_ID_CONFLICT.message });
+    const last = lastTouch.get(hostId) ?? 0;
+    if (policyVersion !== undefined || now.getTime() - last > TOUCH_EVERY_MS) {
+      lastTouch.set(hostId, now.getTime());
+      await ctx.store.touchHost(hostId, now.toISOString(), policyVersion);
+    }
+    return { acked: result.acked, rejected };
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * The server: two listeners over one store.
+ *  - agent listener: mutual TLS only (client certificate from the institution CA, CRL-checked);
+ *  - console listener: HTTPS with the server certificate; enrollment, CA download, console.
+ * The agent API is its own fastify instance, so its hooks never reach console routes.
+ */
+import { readFileSync } from 'node:fs';
+import type { Server as HttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import type { App } from './http/app.js';
+import pino, { type Logger } from 'pino';
+import { dataPaths, loadConfig, type ServerConfig } from './config.js';
+import { openStore } from './store/index.js';
+import type { Store } from './store/types.js';
+import { Revocations } from './revocation.js';
+import { CommandHub } from './commands-hub.js';
+import type { ServerContext } from './context.js';
+import { installErrorHandling } from './http/errors.js';
+import { readJsonBody } from './http/body.js';
+import { identify } from './routes/agent/identity.js';
+import { eventsRoute } from './routes/agent/events/index.js';
+import { policyRoute } from './routes/agent/policy/index.js';
+import { commandsRoute } from './routes/agent/commands/index.js';
+import { renewRoute } from './routes/agent/renew/index.js';
+import { caRoute } from './routes/console/ca/index.js';
+import { enrollRoutes } from './routes/console/enroll/index.js';
+import { homeRoute } from './routes/console/home/index.js';
+import { startRetention } from './retention.js';
+
+export interface StartOptions {
+  dataDir: string;
+  storeUrl?: string;
+  agentPort?: number;
+  consolePort?: number;
+  bind?: string;
+  logger?: Logger;
+  /** Overrides of the data directory's config (tests: fast revocation polling). */
+  overrides?: Partial<ServerConfig>;
+}
+
+export interface RunningServer {
+  agentUrl: string;
+  consoleUrl: string;
+  agentPort: number;
+  consolePort: number;
+  ctx: ServerContext;
+  close(): Promise<void>;
+}
+
+const TLS_BASE = { minVersion: 'TLSv1.2' as const };
+
+function jsonParser(app: App): void {
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', (req, _payload, done) => {
+    readJsonBody(req.raw).then((v) => done(null, v), (e: Error) => done(e, undefined));
+  });
+}
+
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  const fileConfig = loadConfig(opts.dataDir);
+  const config: ServerConfig = {
+    ...fileConfig, ...opts.overrides,
+    ...(opts.agentPort !== undefined ? { agentPort: opts.agentPort } : {}),
+    ...(opts.consolePort !== undefined ? { consolePort: opts.consolePort } : {}),
+    ...(opts.bind !== undefined ? { bind: opts.bind } : {}),
+  };
+  const log = opts.logger ?? pino({ level: process.env.TERMGUARD_LOG_LEVEL ?? 'info' });
+  const p = dataPaths(opts.dataDir);
+  const ca = { keyPem: readFileSync(p.caKey, 'utf8'), certPem: readFileSync(p.caCert, 'utf8') };
+  const server = { keyPem: readFileSync(p.serverKey, 'utf8'), certPem: readFileSync(p.serverCert, 'utf8') };
+  const store: Store = await openStore(opts.dataDir, opts.storeUrl);
+  const revocations = new Revocations(store, ca, log, config.revocationPollSeconds * 1000);
+  const hub = CommandHub.forStore(store);
+  const ctx: ServerContext = { store, ca, server, config, revocations, hub, log };
+
+  await revocations.start();
+  hub.start();
+  const stopRetention = startRetention(store, config.retentionDays, log);
+
+  const agentTls = () => ({
+    ...TLS_BASE, key: server.keyPem, cert: server.certPem, ca: [ca.certPem], crl: revocations.crl,
+    requestCert: true, rejectUnauthorized: true,
+  });
+  const agentApp = Fastify({
+    loggerInstance: log.child({ listener: 'agent' }) as FastifyBaseLogger,
+    https: agentTls(),
+    keepAliveTimeout: 75_000,
+    requestTimeout: 120_000,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 16 * 1024 * 1024,
+  });
+  installErrorHandling(agentApp);
+  jsonParser(agentApp);
+  agentApp.decorateRequest('agent', null as never);
+  agentApp.addHook('onRequest', async (req) => {
+    req.agent = await identify(ctx, req);
+  });
+  eventsRoute(agentApp, ctx);
+  policyRoute(agentApp, ctx);
+  commandsRoute(agentApp, ctx);
+  renewRoute(agentApp, ctx);
+
+  const consoleApp = Fastify({
+    loggerInstance: log.child({ listener: 'console' }) as FastifyBaseLogger,
+    https: { ...TLS_BASE, key: server.keyPem, cert: server.certPem },
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  installErrorHandling(consoleApp);
+  jsonParser(consoleApp);
+  caRoute(consoleApp, ctx);
+  enrollRoutes(consoleApp, ctx);
+  homeRoute(consoleApp, ctx);
+
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    await agentApp.listen({ port: config.agentPort, host: config.bind });
+    closers.push(() => agentApp.close());
+    const agentServer = agentApp.server as unknown as HttpsServer;
+    agentServer.on('secureConnection', (s: TLSSocket) => revocations.track(s));
+    revocations.onCrl(() => agentServer.setSecureContext(agentTls()));
+    await consoleApp.listen({ port: config.consolePort, host: config.bind });
+    closers.push(() => consoleApp.close());
+  } catch (e) {
+    for (const c of closers.reverse()) await c();
+    revocations.stop();
+    hub.stop();
+    stopRetention();
+    await store.close();
+    throw e;
+  }
+  const agentPort = (agentApp.server.address() as { port: number }).port;
+  const consolePort = (consoleApp.server.address() as { port: number }).port;
+  ctx.config = { ...config, agentPort, consolePort };
+  const host = config.bind.includes(':') ? `[${config.bind}]` : config.bind;
+  return {
+    agentUrl: `https://${host}:${agentPort}`,
+    consoleUrl: `https://${host}:${consolePort}`,
+    agentPort,
+    consolePort,
+    ctx,
+    async close() {
+      revocations.stop();
+      hub.stop();
+      stopRetention();
+      const agentServer = agentApp.server as unknown as HttpsServer;
+      agentServer.closeAllConnections?.();
+      await Promise.all([agentApp.close(), consoleApp.close()]);
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,22 @@
+/** Open the store named by `--store URL`, or the SQLite file in the data directory. */
+import { TgError } from '../../shared/errors.js';
+import { dataPaths } from '../config.js';
+import { SqliteStore } from './sqlite.js';
+import type { Store } from './types.js';
+
+export type { Store } from './types.js';
+
+export async function openStore(dataDir: string, url?: string): Promise<Store> {
+  if (!url || url.startsWith('sqlite:')) {
+    const file = url ? url.slice('sqlite:'.length) : dataPaths(dataDir).sqlite;
+    try {
+      return new SqliteStore(file);
+    } catch (cause) {
+      throw new TgError('TG_E_STORE', `open SQLite store ${file}: ${(cause as Error).message}`, { cause });
+    }
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    throw new TgError('TG_E_CONFIG', 'the PostgreSQL store is not available in this build yet (see issue 7); use the embedded SQLite store');
+  }
+  throw new TgError('TG_E_CONFIG', `unknown store URL "${url}" (use postgres://… or leave it out for SQLite)`);
+}
