@@ -51,7 +51,7 @@ export interface RunningServer {
 const TLS_BASE = { minVersion: 'TLSv1.2' as const };
 
 function jsonParser(app: App): void {
-  app.removeContentTypeParser('application/json');
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', (req, _payload, done) => {
     readJsonBody(req.raw).then((v) => done(null, v), (e: Error) => done(e, undefined));
   });

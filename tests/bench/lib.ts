@@ -1,0 +1,206 @@
+/**
+ * Shared bench helpers: build, server and worker child processes, temp folders, tables, /proc
+ * sampling. Every child and temp folder made here is removed on exit, however the run ends.
+ * Benches talk to 127.0.0.1 only.
+ */
+import { spawn, spawnSync, fork, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const BENCH_DIR = join(ROOT, 'tests/bench');
+export const CACHE_DIR = join(BENCH_DIR, '.cache');
+export const HOST = '127.0.0.1';
+
+// ── cleanup ─────────────────────────────────────────────────────────────
+const children = new Set<ChildProcess>();
+const temps = new Set<string>();
+
+export function track<C extends ChildProcess>(c: C): C {
+  children.add(c);
+  c.once('exit', () => children.delete(c));
+  return c;
+}
+
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temps.add(d);
+  return d;
+}
+
+export function removeTemp(d: string): void {
+  rmSync(d, { recursive: true, force: true });
+  temps.delete(d);
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+export function stopChild(c: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const t = setTimeout(() => c.kill('SIGKILL'), graceMs);
+    c.once('exit', () => { clearTimeout(t); done(); });
+    c.kill('SIGTERM');
+  });
+}
+
+export async function cleanup(): Promise<void> {
+  await Promise.all([...children].map((c) => stopChild(c, 3000)));
+  for (const d of [...temps]) removeTemp(d);
+}
+
+process.once('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => void cleanup().finally(() => process.exit(130)));
+}
+
+// ── build and the real CLIs ─────────────────────────────────────────────
+let built = false;
+/** Benches run dist/ (what ships); BENCH_NO_BUILD=1 skips the compile when dist/ is known fresh. */
+export function ensureBuilt(): void {
+  if (built || process.env.BENCH_NO_BUILD === '1') return;
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+  built = true;
+}
+
+export const SERVER_CLI = join(ROOT, 'dist/server/cli.js');
+export const AGENT_CLI = join(ROOT, 'dist/agent/cli.js');
+
+/** Run a CLI to completion; stdout on success, a thrown error with stderr otherwise. */
+export function runCli(cli: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
+  const r = spawnSync(process.execPath, [cli, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`${cli} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** `termguard-server init` in `dir`; returns the CA hash it printed. */
+export function initServerData(dir: string): string {
+  const out = runCli(SERVER_CLI, ['init', '--data', dir, '--host', HOST]);
+  const m = /CA hash: (sha256:[0-9a-f]{64})/.exec(out);
+  if (!m) throw new Error(`init printed no CA hash: ${out}`);
+  return m[1]!;
+}
+
+export function createToken(dir: string, uses: number): string {
+  const out = runCli(SERVER_CLI, ['token', 'create', '--data', dir, '--uses', String(uses)]);
+  const m = /^token: (\S+)$/m.exec(out);
+  if (!m) throw new Error(`token create printed no token: ${out}`);
+  return m[1]!;
+}
+
+export interface ServerProcess {
+  proc: ChildProcess;
+  agentUrl: string;
+  consoleUrl: string;
+  stop(): Promise<void>;
+}
+
+/** `termguard-server start` on free loopback ports, in its own process (so a client cannot starve it). */
+export async function startServerProcess(dataDir: string, opts: { nodeArgs?: string[] } = {}): Promise<ServerProcess> {
+  const proc = track(spawn(process.execPath, [...(opts.nodeArgs ?? []), SERVER_CLI, 'start', '--data', dataDir, '--agent-port', '0', '--console-port', '0', '--bind', HOST], {
+    cwd: ROOT, env: { ...process.env, TERMGUARD_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+  let out = '';
+  let err = '';
+  proc.stderr!.on('data', (c: Buffer) => { err += c.toString(); if (err.length > 64_000) err = err.slice(-32_000); });
+  const urls = await new Promise<{ agentUrl: string; consoleUrl: string }>((ok, fail) => {
+    const t = setTimeout(() => fail(new Error(`server did not start within 30 s: ${out} ${err}`)), 30_000);
+    proc.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const a = /agent listener (https:\/\/\S+)/.exec(out);
+      const k = /console (https:\/\/\S+)/.exec(out);
+      if (a && k) { clearTimeout(t); ok({ agentUrl: a[1]!, consoleUrl: k[1]! }); }
+    });
+    proc.once('exit', (code) => { clearTimeout(t); fail(new Error(`server exited ${code}: ${err}`)); });
+  });
+  proc.stdout!.resume();
+  proc.once('exit', (code, sig) => {
+    if (code !== 0 && sig !== 'SIGTERM' && sig !== 'SIGKILL') process.stderr.write(`server exited ${code ?? sig}: ${err.slice(-2000)}\n`);
+  });
+  return { proc, ...urls, stop: () => stopChild(proc) };
+}
+
+/** A bench worker (a .ts file under tests/bench) in its own process, talking over IPC. */
+export function forkWorker(file: string): Worker {
+  const proc = track(fork(join(BENCH_DIR, file), [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  return new Worker(proc);
+}
+
+export class Worker {
+  private readonly waiting = new Map<string, (m: WorkerMessage) => void>();
+  constructor(readonly proc: ChildProcess) {
+    proc.on('message', (m: WorkerMessage) => {
+      const w = this.waiting.get(m.type);
+      if (w) { this.waiting.delete(m.type); w(m); }
+    });
+  }
+  send(m: WorkerMessage): void {
+    this.proc.send(m);
+  }
+  /** The next message of `type`; rejects if the worker exits first. */
+  next<T extends WorkerMessage>(type: string, timeoutMs = 600_000): Promise<T> {
+    return new Promise((ok, fail) => {
+      const onExit = (code: number | null) => fail(new Error(`worker exited ${code} while we waited for "${type}"`));
+      const t = setTimeout(() => fail(new Error(`worker sent no "${type}" within ${timeoutMs} ms`)), timeoutMs);
+      this.proc.once('exit', onExit);
+      this.waiting.set(type, (m) => { clearTimeout(t); this.proc.off('exit', onExit); ok(m as T); });
+    });
+  }
+  stop(): Promise<void> {
+    return stopChild(this.proc, 5000);
+  }
+}
+
+export interface WorkerMessage { type: string; [k: string]: unknown }
+
+/** In a worker: a typed `process.send`. */
+export function reply(m: WorkerMessage): void {
+  process.send!(m);
+}
+
+// ── numbers and tables ──────────────────────────────────────────────────
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export function num(n: number, digits = 0): string {
+  if (!Number.isFinite(n)) return '-';
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+export function ratio(a: number, b: number): string {
+  return Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : '-';
+}
+
+/** A plain-text table with aligned columns; numbers right-aligned. */
+export function table(title: string, head: string[], rows: string[][], notes: string[] = []): string {
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const right = (s: string) => /^[-+]?[\d,.]+( ?[a-z%/×x]+)?$|^-$/.test(s);
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i > 0 && right(c) ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join(' | ') + ' |';
+  const sep = '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|';
+  return [`\n${title}`, line(head), sep, ...rows.map(line), ...notes.map((n) => `  ${n}`), ''].join('\n');
+}
+
+// ── /proc sampling ──────────────────────────────────────────────────────
+export const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** utime + stime of a process, in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which may hold spaces: ") state ppid …"; utime and stime are fields 14 and 15.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+export function rssKiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]);
+}
