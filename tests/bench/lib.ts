@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { request, type Agent as HttpsAgent } from 'node:https';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BENCH_DIR = join(ROOT, 'tests/bench');
@@ -203,4 +204,39 @@ export function rssKiB(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS for ${pid}`);
   return Number(m[1]);
+}
+
+// ── HTTPS to the server under test ──────────────────────────────────────
+export interface Reply { status: number; text: string }
+
+export function httpsRequest(url: string, opts: { method?: string; ca: string; agent?: HttpsAgent | false; body?: string; timeoutMs?: number }): Promise<Reply> {
+  return new Promise((ok, fail) => {
+    const headers: Record<string, string | number> = {};
+    if (opts.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = Buffer.byteLength(opts.body);
+    }
+    const req = request(url, { method: opts.method ?? 'GET', ca: opts.ca, agent: opts.agent, headers, timeout: opts.timeoutMs ?? 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => ok({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', fail);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on('error', fail);
+    req.end(opts.body);
+  });
+}
+
+/** Run `fn` over `items` with at most `concurrency` at a time. */
+export async function pool<T, R>(items: T[], concurrency: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  }));
+  return out;
 }

@@ -1,0 +1,22 @@
+/** `npm run bench [-- ingest|enroll|idle …]`: runs the named benchmarks (all by default), one after another. */
+import { cleanup } from './lib.js';
+import { ingest } from './ingest.js';
+import { enrollBench } from './enroll.js';
+import { idle } from './idle.js';
+
+const BENCHES: Record<string, () => Promise<void>> = { ingest, enroll: enrollBench, idle };
+
+const names = process.argv.slice(2);
+const unknown = names.filter((n) => !(n in BENCHES));
+if (unknown.length) {
+  process.stderr.write(`unknown benchmark: ${unknown.join(', ')} (choose from ${Object.keys(BENCHES).join(', ')})\n`);
+  process.exit(2);
+}
+try {
+  for (const n of names.length ? names : Object.keys(BENCHES)) await BENCHES[n]!();
+} catch (e) {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
