@@ -126,6 +126,8 @@ export class Spool {
   private dropped = 0;
   private head = 0; // no live record before this seq
   private readonly cursors = [0, 0, 0, 0, 0]; // per rank: no live record of that rank before this seq
+  /** Drop reports handed out by the last peek: maybe on their way to the server, so never folded (counted twice). */
+  private readonly lent = new Set<number>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -190,6 +192,8 @@ export class Spool {
       bytes += size;
       picks.push(i);
     }
+    this.lent.clear();
+    for (const i of picks) if (s.rank[i] === REPORT_RANK) this.lent.add(i + s.base);
     const out: AgentEvent[] = [];
     for (let k = 0; k < picks.length;) {
       // One read per run of neighbouring records in one segment.
@@ -391,7 +395,7 @@ export class Spool {
       this.cursors[rank] = seq;
       for (; seq < s.end; seq++) {
         const i = seq - s.base;
-        if (s.state[i] === LIVE && s.rank[i] === rank) yield { seq };
+        if (s.state[i] === LIVE && s.rank[i] === rank && !this.lent.has(seq)) yield { seq };
       }
       for (let k = 0; k < batch.length; k++) if (batch[k]!.rank === rank) yield { k };
     }

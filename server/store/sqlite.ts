@@ -182,6 +182,7 @@ export class SqliteStore implements Store {
   }
 
   async purgeEvents(before: string): Promise<number> {
+    // Callers go through retention.purgeOnce, which refuses less than 184 days.
     return this.db.prepare('DELETE FROM events WHERE received_at < ?').run(before).changes;
   }
 

@@ -12,7 +12,7 @@ import { Agent } from 'node:https';
 import Database from 'better-sqlite3';
 import { caHash, generateAgentKey, makeCsr } from '../../shared/pki.js';
 import {
-  BENCH_DIR, CACHE_DIR, ROOT, createToken, ensureBuilt, forkWorker, httpsRequest, initServerData, num, percentile, pool,
+  BENCH_DIR, CACHE_DIR, CpuWindow, ROOT, createToken, ensureBuilt, forkWorker, httpsRequest, initServerData, num, percentile, pool,
   ratio, removeTemp, sleep, startServerProcess, stopChild, table, tempDir, track, type Worker,
 } from './lib.js';
 import type { Identity, IngestInit, IngestResult } from './ingest-client.js';
@@ -66,10 +66,10 @@ async function fixture(): Promise<Fixture> {
   }
 }
 
-interface LoadResult { eventsPerSecAcked: number; p50: number; p99: number; ackedTotal: number; errors: number; firstError: string | null; bytesPerEvent: number; seconds: number }
+interface LoadResult { cpu: Record<string, number>; eventsPerSecAcked: number; p50: number; p99: number; ackedTotal: number; errors: number; firstError: string | null; bytesPerEvent: number; seconds: number }
 
 /** Drive `url` with the identities split over worker processes; hooks run at the window's edges. */
-async function load(url: string, fx: Fixture, edges: { start?: () => void; end?: () => void } = {}): Promise<LoadResult> {
+async function load(url: string, serverPid: number, fx: Fixture, edges: { start?: () => void; end?: () => void } = {}): Promise<LoadResult> {
   const per = Math.ceil(fx.identities.length / WORKERS);
   const workers: Worker[] = [];
   try {
@@ -82,16 +82,19 @@ async function load(url: string, fx: Fixture, edges: { start?: () => void; end?:
     for (const wk of workers) wk.send({ type: 'go' });
     await sleep(WARMUP * 1000);
     edges.start?.();
+    const cpu = new CpuWindow({ server: [serverPid], clients: workers.map((w) => w.proc.pid!) });
     const t0 = performance.now();
     for (const wk of workers) wk.send({ type: 'measure' });
     await sleep(SECONDS * 1000);
     const results = workers.map((wk) => wk.next<IngestResult>('result', 120_000));
     for (const wk of workers) wk.send({ type: 'stop' });
     const seconds = (performance.now() - t0) / 1000;
+    const cpuUse = cpu.end();
     edges.end?.();
     const rs = await Promise.all(results);
     const lat = rs.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
     return {
+      cpu: cpuUse,
       eventsPerSecAcked: rs.reduce((a, r) => a + r.ackedInWindow, 0) / seconds,
       p50: percentile(lat, 50), p99: percentile(lat, 99),
       ackedTotal: rs.reduce((a, r) => a + r.ackedTotal, 0),
@@ -114,7 +117,7 @@ async function baseline(fx: Fixture): Promise<LoadResult> {
       proc.stdout!.on('data', (c: Buffer) => { out += c.toString(); const m = /listening (\d+)/.exec(out); if (m) ok(Number(m[1])); });
       proc.once('exit', (code) => fail(new Error(`baseline server exited ${code}`)));
     });
-    return await load(`https://127.0.0.1:${port}`, fx);
+    return await load(`https://127.0.0.1:${port}`, proc.pid!, fx);
   } finally {
     await stopChild(proc);
   }
@@ -133,7 +136,7 @@ async function termguard(fx: Fixture, tmp: string): Promise<LoadResult & { store
     const rowsBefore = count();
     let atStart = 0;
     let atEnd = 0;
-    const r = await load(srv.agentUrl, fx, { start: () => { atStart = count(); }, end: () => { atEnd = count(); } });
+    const r = await load(srv.agentUrl, srv.proc.pid!, fx, { start: () => { atStart = count(); }, end: () => { atEnd = count(); } });
     const rowsAfter = count();
     return { ...r, stored: atEnd - atStart, storedPerSec: (atEnd - atStart) / r.seconds, rowsBefore, rowsAfter, ...(profile ? { profile: profDir } : {}) };
   } finally {
@@ -160,6 +163,9 @@ export async function ingest(): Promise<void> {
         ['events/s acked', num(t.eventsPerSecAcked), num(b.eventsPerSecAcked), ratio(t.eventsPerSecAcked, b.eventsPerSecAcked)],
         ['ack latency p50 ms', num(t.p50, 1), num(b.p50, 1), ratio(t.p50, b.p50)],
         ['ack latency p99 ms', num(t.p99, 1), num(b.p99, 1), ratio(t.p99, b.p99)],
+        ['server CPU, % of one core', num(t.cpu.server!), num(b.cpu.server!), ratio(t.cpu.server!, b.cpu.server!)],
+        ['load generator CPU, % of one core', num(t.cpu.clients!), num(b.cpu.clients!), ratio(t.cpu.clients!, b.cpu.clients!)],
+        ['other processes on the host, % of one core', num(t.cpu.other!), num(b.cpu.other!), ''],
         ['request errors', num(t.errors), num(b.errors), ''],
       ],
       [

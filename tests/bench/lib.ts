@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request, type Agent as HttpsAgent } from 'node:https';
+import { performance } from 'node:perf_hooks';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BENCH_DIR = join(ROOT, 'tests/bench');
@@ -239,4 +240,43 @@ export async function pool<T, R>(items: T[], concurrency: number, fn: (item: T, 
     }
   }));
   return out;
+}
+
+/** Busy seconds of the whole machine (all cores) from /proc/stat: user+nice+system+irq+softirq+steal. */
+export function machineBusySeconds(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = f;
+  return (user + nice + system + irq + softirq + steal) / CLK_TCK;
+}
+
+/**
+ * CPU over a window for our processes and for everything else on the machine, so a run on a
+ * shared host says how much of the two cores someone else took.
+ */
+export class CpuWindow {
+  private readonly start: { t: number; machine: number; procs: Map<number, number> };
+  constructor(private readonly pids: Record<string, number[]>) {
+    this.start = { t: performance.now(), machine: machineBusySeconds(), procs: this.sample() };
+  }
+  private sample(): Map<number, number> {
+    const m = new Map<number, number>();
+    for (const pid of Object.values(this.pids).flat()) {
+      try { m.set(pid, cpuSeconds(pid)); } catch { /* gone */ }
+    }
+    return m;
+  }
+  /** % of one core per group, plus "other" = machine busy − ours. */
+  end(): Record<string, number> {
+    const secs = (performance.now() - this.start.t) / 1000;
+    const now = this.sample();
+    const out: Record<string, number> = {};
+    let ours = 0;
+    for (const [name, pids] of Object.entries(this.pids)) {
+      const used = pids.reduce((a, p) => a + ((now.get(p) ?? 0) - (this.start.procs.get(p) ?? 0)), 0);
+      ours += used;
+      out[name] = (100 * used) / secs;
+    }
+    out.other = Math.max(0, (100 * (machineBusySeconds() - this.start.machine - ours)) / secs);
+    return out;
+  }
 }

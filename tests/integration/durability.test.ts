@@ -8,7 +8,8 @@
  * The agent runs as tests/integration/drivers/agent.mjs (the real AgentRuntime from dist/).
  */
 import { describe, it, expect, afterEach } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createServer } from 'node:net';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,6 +21,7 @@ const SERVER_CLI = 'dist/server/cli.js';
 const AGENT_CLI = 'dist/agent/cli.js';
 const DRIVER = 'tests/integration/drivers/agent.mjs';
 const ROUNDS = 22;
+const execFileP = promisify(execFile);
 
 // ── process plumbing ───────────────────────────────────────────────────────────────────────────
 
@@ -134,9 +136,10 @@ async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
-function cli(args: string[], extraEnv: Record<string, string> = {}): string {
+/** A CLI run; asynchronous, so an in-process server in this worker keeps answering meanwhile. */
+async function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
   try {
-    return execFileSync(process.execPath, args, { env: env(extraEnv), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+    return (await execFileP(process.execPath, args, { env: env(extraEnv), encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })).stdout;
   } catch (e) {
     const x = e as { stderr?: string; message: string };
     throw new Error(`${args.slice(0, 2).join(' ')} failed: ${x.stderr ?? x.message}`);
@@ -144,16 +147,16 @@ function cli(args: string[], extraEnv: Record<string, string> = {}): string {
 }
 
 /** `termguard-agent enroll` (the real CLI) into a fresh state folder. */
-function enrollAgent(consoleUrl: string, token: string, caHash: string, machineId: string): string {
+async function enrollAgent(consoleUrl: string, token: string, caHash: string, machineId: string): Promise<string> {
   const state = dir('tg-agent-');
-  const out = cli([AGENT_CLI, 'enroll', '--server', consoleUrl, '--token', token, '--ca-hash', caHash, '--state', state], { TERMGUARD_MACHINEID: machineId });
+  const out = await cli([AGENT_CLI, 'enroll', '--server', consoleUrl, '--token', token, '--ca-hash', caHash, '--state', state], { TERMGUARD_MACHINEID: machineId });
   expect(out).toMatch(/^enrolled as host /);
   return state;
 }
 
 /** Every stored event, through `termguard-server events --json`. */
-function storedEvents(dataDir: string): StoredEvent[] {
-  return cli([SERVER_CLI, 'events', '--json', '--data', dataDir]).split('\n').filter(Boolean).map((l) => JSON.parse(l) as StoredEvent);
+async function storedEvents(dataDir: string): Promise<StoredEvent[]> {
+  return (await cli([SERVER_CLI, 'events', '--json', '--data', dataDir])).split('\n').filter(Boolean).map((l) => JSON.parse(l) as StoredEvent);
 }
 
 /** A server as its own process, so it can be SIGKILLed. */
@@ -161,7 +164,7 @@ interface ServerProcs { data: string; caHash: string; agentPort: number; console
 
 async function serverProcs(): Promise<ServerProcs> {
   const data = dir('tg-srv-');
-  const init = cli([SERVER_CLI, 'init', '--data', data]);
+  const init = await cli([SERVER_CLI, 'init', '--data', data]);
   const caHash = /CA hash: (sha256:[0-9a-f]{64})/.exec(init)![1]!;
   const [agentPort, consolePort] = await freePorts(2) as [number, number];
   const s: ServerProcs = {
@@ -176,8 +179,8 @@ async function serverProcs(): Promise<ServerProcs> {
   return s;
 }
 
-function createToken(data: string): string {
-  return /^token: (\S+)$/m.exec(cli([SERVER_CLI, 'token', 'create', '--data', data]))![1]!;
+async function createToken(data: string): Promise<string> {
+  return /^token: (\S+)$/m.exec(await cli([SERVER_CLI, 'token', 'create', '--data', data]))![1]!;
 }
 
 /** Agent settings: quick retries (backoff ≤ 1 s) and a short post-outage drain delay. */
@@ -215,8 +218,8 @@ function expectAllStoredOnce(printed: string[], stored: StoredEvent[], hostId: s
   expect(printed.filter((id) => byId.get(id)!.host !== hostId)).toEqual([]);
 }
 
-function hostIdOf(state: string): string {
-  return (JSON.parse(execFileSync(process.execPath, [AGENT_CLI, 'status', '--state', state, '--json'], { encoding: 'utf8', env: env({}) })) as { hostId: string }).hostId;
+async function hostIdOf(state: string): Promise<string> {
+  return (JSON.parse(await cli([AGENT_CLI, 'status', '--state', state, '--json'])) as { hostId: string }).hostId;
 }
 
 // ── the drills ─────────────────────────────────────────────────────────────────────────────────
@@ -225,7 +228,7 @@ describe('durability', () => {
   it(`loses and duplicates nothing when the agent is SIGKILLed while it writes (${ROUNDS} rounds)`, async () => {
     const t = await startTestServer();
     servers.push(t);
-    const state = enrollAgent(t.srv.consoleUrl, await t.token(), t.caHash, 'durability-agent-kill');
+    const state = await enrollAgent(t.srv.consoleUrl, await t.token(), t.caHash, 'durability-agent-kill');
     const printed: string[] = [];
     let roundsWithEvents = 0;
     for (let round = 0; round < ROUNDS; round++) {
@@ -241,12 +244,12 @@ describe('durability', () => {
     // The kills landed while events were being spooled, not before the first one.
     expect(roundsWithEvents).toBeGreaterThanOrEqual(ROUNDS - 2);
     await drain(state);
-    expectAllStoredOnce(printed, storedEvents(t.dir), hostIdOf(state));
+    expectAllStoredOnce(printed, await storedEvents(t.dir), await hostIdOf(state));
   }, 150_000);
 
   it(`loses and duplicates nothing when the server is SIGKILLed while it ingests (${ROUNDS} rounds)`, async () => {
     const s = await serverProcs();
-    const state = enrollAgent(s.consoleUrl, createToken(s.data), s.caHash, 'durability-server-kill');
+    const state = await enrollAgent(s.consoleUrl, await createToken(s.data), s.caHash, 'durability-server-kill');
     const db = new Database(join(s.data, 'termguard.db'), { readonly: true, fileMustExist: true });
     try {
       const count = () => (db.prepare('SELECT count(*) FROM events').pluck().get() as number);
@@ -273,7 +276,7 @@ describe('durability', () => {
       expect(JSON.parse(line.slice('stopped '.length)).events).toBe(0);
       const printed = printedIds(agent).map((x) => x.id);
       expect(printed.length).toBeGreaterThan(ROUNDS * 10);
-      expectAllStoredOnce(printed, storedEvents(s.data), hostIdOf(state));
+      expectAllStoredOnce(printed, await storedEvents(s.data), await hostIdOf(state));
     } finally {
       db.close();
     }
@@ -281,7 +284,7 @@ describe('durability', () => {
 
   it('drops the lowest severity first when the spool is full, keeps every critical event and reports the count', async () => {
     const s = await serverProcs();
-    const state = enrollAgent(s.consoleUrl, createToken(s.data), s.caHash, 'durability-spool-cap');
+    const state = await enrollAgent(s.consoleUrl, await createToken(s.data), s.caHash, 'durability-spool-cap');
     s.proc!.child.kill('SIGTERM');
     expect((await s.proc!.exit).code).toBe(0);
 
@@ -296,7 +299,8 @@ describe('durability', () => {
     await s.start();
     await drain(state, cap);
 
-    const stored = storedEvents(s.data);
+    const stored = await storedEvents(s.data);
+    console.log(JSON.stringify(stored.filter((e) => e.type !== 'drill').map((e) => [e.type, e.time, e.data])));
     const storedIds = new Set(stored.map((e) => e.id));
     const of = (sev: string) => printed.filter((x) => x.severity === sev);
     const kept = (sev: string) => of(sev).filter((x) => storedIds.has(x.id)).length;

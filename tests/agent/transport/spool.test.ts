@@ -182,6 +182,20 @@ describe('Spool', () => {
     await r.close();
   });
 
+  it('never folds a drop report a peek handed out, so no drop is reported twice', async () => {
+    const s = await Spool.open(dir, { maxBytes: 8 * 1024 });
+    for (let n = 0; n < 100; n++) await s.append([ev('low', n)]);
+    const sent = s.peek(1000).filter((e) => e.type === 'agent.spool_dropped'); // on its way to the server
+    expect(sent).toHaveLength(1);
+    for (let n = 100; n < 200; n++) await s.append([ev('low', n)]);
+    await s.ack(ids(sent)); // the server stored it
+    const left = all(s).filter((e) => e.type === 'agent.spool_dropped');
+    expect(left.length).toBeGreaterThan(0);
+    const reported = [...sent, ...left].reduce((n, r) => n + (r.data.count as number), 0);
+    expect(reported).toBe(s.depth().dropped);
+    await s.close();
+  });
+
   it('drops from the new batch itself when the batch alone exceeds the cap', async () => {
     const maxBytes = 4096;
     const s = await Spool.open(dir, { maxBytes });
