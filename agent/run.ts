@@ -40,9 +40,11 @@ export class AgentRuntime {
   readonly sender: Sender;
   private readonly renewer: Renewer;
   private readonly started = Date.now();
+  private policySeen: number;
 
   private constructor(readonly stateDir: string, readonly config: AgentConfig, readonly log: Logger, spool: Spool) {
     this.state = loadState(stateDir);
+    this.policySeen = this.state.policyVersion;
     this.spool = spool;
     this.client = new AgentClient(stateDir, () => this.state);
     this.renewer = new Renewer(stateDir, () => this.client, config.intervals.renewalCheck * 1000, () => this.client.reload(), log.child({ part: 'renewal' }));
@@ -72,6 +74,8 @@ export class AgentRuntime {
 
   private async applyPolicy(signal: AbortSignal): Promise<void> {
     const { version, policy } = await this.client.getPolicy(signal);
+    // Seen, applied or not: the long-poll waits for the next version instead of spinning on this one.
+    this.policySeen = version;
     const checked = checkPolicy(policy);
     if (!checked.ok) {
       await this.emit(newEvent('agent.policy_rejected', 'high', ['art31'], { version, error: checked.error }));
@@ -79,8 +83,9 @@ export class AgentRuntime {
     }
     writeFileAtomic(statePaths(this.stateDir).policy, JSON.stringify({ version, policy: checked.policy }, null, 2), 0o600);
     const previous = this.state.policyVersion;
+    if (previous === version) return;
     this.saveState({ policyVersion: version });
-    await this.emit(newEvent('agent.policy_applied', 'low', ['art31'], { version, previous }));
+    await this.emit(newEvent('agent.policy_applied', 'low', ['art31'], { policyVersion: version, previous }));
     this.log.info({ version, previous }, 'policy applied');
   }
 
@@ -127,7 +132,7 @@ export class AgentRuntime {
 
   private commands(): CommandPoller {
     return new CommandPoller(() => this.client, {
-      policyVersion: () => this.state.policyVersion,
+      policyVersion: () => this.policySeen,
       cursor: () => this.state.commandCursor,
       setCursor: (seq) => this.saveState({ commandCursor: seq }),
       policyChanged: (_v, signal) => this.applyPolicy(signal),

@@ -28,11 +28,15 @@ export class CommandPoller implements Part {
 
   async run(signal: AbortSignal): Promise<void> {
     const backoff = new Backoff(1000, 300_000);
+    // The first poll answers at once, and the policy is fetched then whatever its version: at start
+    // the agent re-reads what it must apply.
+    let first = true;
     while (!signal.aborted) {
       try {
-        const res = await this.client().getCommands(this.h.cursor(), this.h.policyVersion(), this.waitSeconds, signal);
+        const res = await this.client().getCommands(this.h.cursor(), this.h.policyVersion(), first ? 0 : this.waitSeconds, signal);
         backoff.reset();
-        if (res.policyVersion !== this.h.policyVersion()) await this.h.policyChanged(res.policyVersion, signal);
+        if (first || res.policyVersion !== this.h.policyVersion()) await this.h.policyChanged(res.policyVersion, signal);
+        first = false;
         for (const c of res.commands) {
           try {
             await this.h.command(c);

@@ -300,7 +300,6 @@ describe('durability', () => {
     await drain(state, cap);
 
     const stored = await storedEvents(s.data);
-    console.log(JSON.stringify(stored.filter((e) => e.type !== 'drill').map((e) => [e.type, e.time, e.data])));
     const storedIds = new Set(stored.map((e) => e.id));
     const of = (sev: string) => printed.filter((x) => x.severity === sev);
     const kept = (sev: string) => of(sev).filter((x) => storedIds.has(x.id)).length;

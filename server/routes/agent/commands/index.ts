@@ -21,9 +21,9 @@ export function commandsRoute(app: FastifyInstance, ctx: ServerContext): void {
     const q = req.query as Record<string, unknown>;
     const wait = intParam(q.wait, 'wait', 0, LIMITS.maxCommandWaitSeconds, 0);
     const after = intParam(q.after, 'after', 0, Number.MAX_SAFE_INTEGER, 0);
+    // The version the agent last saw (applied or refused); the version it applies comes with heartbeats.
     const applied = q.policy === undefined ? undefined : intParam(q.policy, 'policy', 0, Number.MAX_SAFE_INTEGER, 0);
     const hostId = req.agent.hostId;
-    if (applied !== undefined) await ctx.store.touchHost(hostId, new Date().toISOString(), applied);
     const deadline = Date.now() + wait * 1000;
     const closed = new AbortController();
     req.raw.socket.once('close', () => closed.abort());

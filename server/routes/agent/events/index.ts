@@ -11,6 +11,8 @@ import type { ServerContext } from '../../../context.js';
 interface Rejection { id: string | null; code: string; message: string }
 
 const TOUCH_EVERY_MS = 10_000;
+/** Agent events that carry the policy version the agent applies. */
+const REPORTS_POLICY = new Set(['agent.started', 'agent.heartbeat', 'agent.policy_applied']);
 
 export function eventsRoute(app: FastifyInstance, ctx: ServerContext): void {
   const lastTouch = new Map<string, number>();
@@ -46,7 +48,7 @@ export function eventsRoute(app: FastifyInstance, ctx: ServerContext): void {
       seen.add(id);
       delete e.host;
       e.id = id;
-      if (e.type === 'agent.heartbeat' && typeof e.data.policyVersion === 'number') policyVersion = e.data.policyVersion;
+      if (REPORTS_POLICY.has(e.type) && typeof e.data.policyVersion === 'number') policyVersion = e.data.policyVersion;
       valid.push(e);
     }
     const now = new Date();
