@@ -1,0 +1,4 @@
+/** linux hardening checks (placeholder until the catalogue lands). */
+import type { CheckDef } from '../types.js';
+
+export const linuxChecks: CheckDef[] = [];

@@ -1,0 +1,65 @@
+/**
+ * The one way the agent runs commands: no shell, a timeout, capped output, and a typed result
+ * instead of a throw, so a missing or hanging tool becomes an `error` row, never a crash.
+ * Collectors and checks receive a Runner, so tests feed them recorded outputs.
+ */
+import { spawn } from 'node:child_process';
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  /** Exit code; null when killed (timeout) or never started. */
+  code: number | null;
+  /** Set when the command could not run to completion: ENOENT, EACCES, timeout, output cap. */
+  error?: string;
+}
+
+export interface RunOptions {
+  timeoutMs?: number;
+  maxBytes?: number;
+  env?: Record<string, string>;
+  input?: string;
+}
+
+export type Runner = (cmd: string, args: string[], opts?: RunOptions) => Promise<RunResult>;
+
+export const runCommand: Runner = (cmd, args, opts = {}) => new Promise((resolve) => {
+  const timeoutMs = opts.timeoutMs ?? 15_000;
+  const maxBytes = opts.maxBytes ?? 8 * 1024 * 1024;
+  let out = '';
+  let err = '';
+  let size = 0;
+  let error: string | undefined;
+  let child;
+  try {
+    child = spawn(cmd, args, {
+      stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C', LANG: 'C', ...opts.env },
+      windowsHide: true,
+    });
+  } catch (e) {
+    resolve({ stdout: '', stderr: '', code: null, error: `cannot run ${cmd}: ${(e as Error).message}` });
+    return;
+  }
+  const timer = setTimeout(() => { error = `${cmd} timed out after ${timeoutMs} ms`; child.kill('SIGKILL'); }, timeoutMs);
+  const take = (buf: Buffer, into: 'out' | 'err') => {
+    size += buf.length;
+    if (size > maxBytes) {
+      error ??= `${cmd} printed more than ${maxBytes} bytes`;
+      child.kill('SIGKILL');
+      return;
+    }
+    if (into === 'out') out += buf.toString('utf8');
+    else err += buf.toString('utf8');
+  };
+  child.stdout!.on('data', (b: Buffer) => take(b, 'out'));
+  child.stderr!.on('data', (b: Buffer) => take(b, 'err'));
+  if (opts.input !== undefined) child.stdin!.end(opts.input);
+  child.on('error', (e: NodeJS.ErrnoException) => {
+    error = e.code === 'ENOENT' ? `${cmd} not found` : e.code === 'EACCES' ? `${cmd}: permission denied` : `${cmd}: ${e.message}`;
+  });
+  child.on('close', (code) => {
+    clearTimeout(timer);
+    resolve({ stdout: out, stderr: err, code: error ? null : code, ...(error ? { error } : {}) });
+  });
+});
