@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { CpuWindow, createToken, ensureBuilt, forkWorker, initServerData, num, ratio, removeTemp, startServerProcess, table, tempDir } from './lib.js';
+import { CpuWindow, profileArgs, createToken, ensureBuilt, forkWorker, initServerData, num, ratio, removeTemp, startServerProcess, table, tempDir } from './lib.js';
 import type { EnrollInit, PhaseResult } from './enroll-client.js';
 
 const AGENTS = Number(process.env.BENCH_ENROLL_AGENTS ?? 500);
@@ -21,7 +21,7 @@ export async function enrollBench(): Promise<void> {
     initServerData(dataDir);
     const token = createToken(dataDir, AGENTS);
     const ca = readFileSync(join(dataDir, 'ca.crt'), 'utf8');
-    const srv = await startServerProcess(dataDir);
+    const srv = await startServerProcess(dataDir, { nodeArgs: profileArgs('enroll') });
     const worker = forkWorker('enroll-client.ts');
     let hs: PhaseResult, en: PhaseResult, hsCpu: Record<string, number>, enCpu: Record<string, number>, hosts: number;
     try {
@@ -56,6 +56,8 @@ export async function enrollBench(): Promise<void> {
         ['per second', num(enRate, 1), num(hsRate, 1), ratio(enRate, hsRate)],
         ['latency p50 ms', num(en.p50, 1), num(hs.p50, 1), ratio(en.p50, hs.p50)],
         ['latency p99 ms', num(en.p99, 1), num(hs.p99, 1), ratio(en.p99, hs.p99)],
+        ['per server CPU-second', num(enRate / (enCpu.server! / 100), 1), num(hsRate / (hsCpu.server! / 100), 1),
+          ratio(enRate / enCpu.server!, hsRate / hsCpu.server!)],
         ['server CPU, % of one core', num(enCpu.server!), num(hsCpu.server!), ''],
         ['client CPU, % of one core', num(enCpu.client!), num(hsCpu.client!), ''],
         ['other processes on the host, % of one core', num(enCpu.other!), num(hsCpu.other!), ''],

@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { caHash, generateAgentKey, makeCsr } from '../../shared/pki.js';
 import {
   BENCH_DIR, CACHE_DIR, CpuWindow, ROOT, createToken, ensureBuilt, forkWorker, httpsRequest, initServerData, num, percentile, pool,
-  ratio, removeTemp, sleep, startServerProcess, stopChild, table, tempDir, track, type Worker,
+  profileArgs, ratio, removeTemp, sleep, startServerProcess, stopChild, table, tempDir, track, type Worker,
 } from './lib.js';
 import type { Identity, IngestInit, IngestResult } from './ingest-client.js';
 
@@ -126,10 +126,8 @@ async function baseline(fx: Fixture): Promise<LoadResult> {
 async function termguard(fx: Fixture, tmp: string): Promise<LoadResult & { stored: number; storedPerSec: number; rowsAfter: number; rowsBefore: number; profile?: string }> {
   const dataDir = join(tmp, 'data');
   cpSync(fx.dataDir, dataDir, { recursive: true });
-  const profDir = join(CACHE_DIR, 'profiles');
-  const profile = process.env.BENCH_PROFILE === '1';
-  if (profile) mkdirSync(profDir, { recursive: true });
-  const srv = await startServerProcess(dataDir, { nodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [] });
+  const nodeArgs = profileArgs('ingest');
+  const srv = await startServerProcess(dataDir, { nodeArgs });
   const db = new Database(join(dataDir, 'termguard.db'), { readonly: true, fileMustExist: true });
   const count = () => db.prepare('SELECT count(*) FROM events').pluck().get() as number;
   try {
@@ -138,7 +136,7 @@ async function termguard(fx: Fixture, tmp: string): Promise<LoadResult & { store
     let atEnd = 0;
     const r = await load(srv.agentUrl, srv.proc.pid!, fx, { start: () => { atStart = count(); }, end: () => { atEnd = count(); } });
     const rowsAfter = count();
-    return { ...r, stored: atEnd - atStart, storedPerSec: (atEnd - atStart) / r.seconds, rowsBefore, rowsAfter, ...(profile ? { profile: profDir } : {}) };
+    return { ...r, stored: atEnd - atStart, storedPerSec: (atEnd - atStart) / r.seconds, rowsBefore, rowsAfter, ...(nodeArgs.length ? { profile: join(CACHE_DIR, 'profiles', 'ingest') } : {}) };
   } finally {
     db.close();
     await srv.stop();

@@ -4,7 +4,7 @@
  * Benches talk to 127.0.0.1 only.
  */
 import { spawn, spawnSync, fork, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,6 +124,14 @@ export async function startServerProcess(dataDir: string, opts: { nodeArgs?: str
     if (code !== 0 && sig !== 'SIGTERM' && sig !== 'SIGKILL') process.stderr.write(`server exited ${code ?? sig}: ${err.slice(-2000)}\n`);
   });
   return { proc, ...urls, stop: () => stopChild(proc) };
+}
+
+/** BENCH_PROFILE=1: node flags that write the server's CPU profile to .cache/profiles/<name>/ on exit. */
+export function profileArgs(name: string): string[] {
+  if (process.env.BENCH_PROFILE !== '1') return [];
+  const dir = join(CACHE_DIR, 'profiles', name);
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
 /** A bench worker (a .ts file under tests/bench) in its own process, talking over IPC. */
