@@ -184,6 +184,36 @@ program.command('host')
     process.stdout.write(ok ? `host ${id} revoked; its connections close within seconds\n` : `host ${id} was already revoked\n`);
   }));
 
+const attest = program.command('attest').description('hardening attestations (art11)');
+attest.command('verify')
+  .description('verify an attestation file offline against the institution CA; exit 1 with the reasons if invalid')
+  .argument('<file>')
+  .requiredOption('--ca <ca.pem>', 'the institution CA certificate')
+  .option('--html <out.html>', 'also write a printable bilingual rendering')
+  .action(action(async (file: string, o: { ca: string; html?: string }) => {
+    const { verifyAttestation } = await import('../shared/attestation.js');
+    let input: unknown;
+    try {
+      input = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new TgError('TG_E_BAD_JSON', `${file}: ${(e as Error).message}`);
+    }
+    const caPem = readFileSync(o.ca, 'utf8');
+    const r = verifyAttestation(input, caPem);
+    if (o.html && typeof input === 'object' && input && 'body' in input) {
+      const { renderAttestationHtml } = await import('./reports/attestation.js');
+      const { writeFileAtomic } = await import('../shared/fs.js');
+      writeFileAtomic(o.html, renderAttestationHtml((input as { body: never }).body, { ...r, caHash: caHash(caPem) }), 0o644);
+    }
+    if (!r.ok) {
+      process.stderr.write(`error: attestation invalid: ${r.problems.join('; ')}\n`);
+      process.exit(1);
+    }
+    const b = r.body;
+    process.stdout.write(`valid: host ${b.hostId} (${b.hostname}) at ${b.time}, policy v${b.policyVersion}, ` +
+      `${b.summary.pass} pass, ${b.summary.fail} fail, ${b.summary.not_applicable} n/a, ${b.summary.error} error\n`);
+  }));
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`error: ${(e as Error).message}\n`);
   process.exit(1);
