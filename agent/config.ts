@@ -28,6 +28,7 @@ export const AgentConfigSchema = z.strictObject({
     batchEvents: z.number().int().min(1).max(1000).default(500).describe('events per POST /v1/events'),
     maxEventsPerSecond: z.number().min(1).default(5000).describe('drain rate limit after an outage'),
     backoffMaxSeconds: z.number().min(0.1).max(3600).default(300).describe('longest wait between retries'),
+    drainJitterSeconds: z.number().min(0).max(3600).default(5).describe('longest random delay before draining after an outage'),
   }).prefault({}),
   /** Overrides the OS machine id (simulators and tests that run many agents on one machine). */
   machineId: z.string().min(1).max(256).optional(),

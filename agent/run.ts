@@ -52,6 +52,7 @@ export class AgentRuntime {
       batchEvents: config.send.batchEvents,
       maxEventsPerSecond: config.send.maxEventsPerSecond,
       backoffMaxMs: config.send.backoffMaxSeconds * 1000,
+      drainJitterMs: config.send.drainJitterSeconds * 1000,
     }, log.child({ part: 'sender' }), () => this.renewer.checkNow());
   }
 

@@ -44,6 +44,33 @@ export interface StoredEvent extends AgentEvent {
   receivedAt: string;
 }
 
+const KEYS = new Set(['id', 'type', 'time', 'host', 'severity', 'articles', 'data']);
+const SEVERITY_SET = new Set<string>(SEVERITIES);
+const ARTICLE_RE = /^art\d{1,3}$/;
+
+/**
+ * The ingest hot path's check: exactly EventSchema's rules (a test holds the two together), about
+ * ten times cheaper than a zod parse. Returns the event, or `path: reason` for the first problem.
+ */
+export function validateEvent(raw: unknown): AgentEvent | string {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'event: expected an object';
+  const e = raw as Record<string, unknown>;
+  for (const k in e) if (!KEYS.has(k)) return `${k}: unrecognized key`;
+  const { id, type, time, host, severity, articles, data } = e;
+  if (typeof id !== 'string' || !UUID_RE.test(id)) return 'id: expected a UUID';
+  if (typeof type !== 'string' || type.length > 64 || !TYPE_RE.test(type)) return 'type: expected a dotted <area>.<name>';
+  if (typeof time !== 'string' || time.length > 40 || !ISO_RE.test(time) || Number.isNaN(Date.parse(time))) return 'time: expected an ISO 8601 time';
+  if (host !== undefined && (typeof host !== 'string' || host.length > 128)) return 'host: expected a host id';
+  if (typeof severity !== 'string' || !SEVERITY_SET.has(severity)) return 'severity: expected low, medium, high or critical';
+  if (!Array.isArray(articles) || articles.length > 32) return 'articles: expected an array of at most 32 articles';
+  for (let i = 0; i < articles.length; i++) {
+    const a: unknown = articles[i];
+    if (typeof a !== 'string' || !ARTICLE_RE.test(a)) return `articles.${i}: expected e.g. "art29"`;
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return 'data: expected an object';
+  return e as unknown as AgentEvent;
+}
+
 export const EventBatchSchema = z.strictObject({ events: z.array(z.unknown()) });
 
 export function newEvent(

@@ -345,8 +345,17 @@ function parseCsr(csrPem: string): CsrInfo & { publicKey: KeyObject; spki: Buffe
 }
 
 /** Parse a PKCS#10 request and check its self-signature; throws TG_E_BAD_CSR with the reason. */
+/** Enrollment checks a CSR and then issues from it: parse and verify it once for both. */
+let lastCsr: { pem: string; parsed: ReturnType<typeof parseCsr> } | null = null;
+function parseCsrOnce(pem: string): ReturnType<typeof parseCsr> {
+  if (lastCsr?.pem === pem) return lastCsr.parsed;
+  const parsed = parseCsr(pem);
+  lastCsr = { pem, parsed };
+  return parsed;
+}
+
 export function verifyCsr(csrPem: string): CsrInfo {
-  const { publicKeyPem, spkiSha256: spkiHash, commonName } = parseCsr(csrPem);
+  const { publicKeyPem, spkiSha256: spkiHash, commonName } = parseCsrOnce(csrPem);
   return { publicKeyPem, spkiSha256: spkiHash, commonName };
 }
 
@@ -358,7 +367,7 @@ export function issueAgentCert(ca: CaMaterial, opts: { csrPem: string; hostId: s
     throw new RangeError(`host id is not a valid common name: ${JSON.stringify(hostId)}`);
   }
   const days = positiveInt(opts.days, 90, 'agent certificate lifetime in days');
-  const csr = parseCsr(opts.csrPem);
+  const csr = parseCsrOnce(opts.csrPem);
   const c = loadCa(ca);
   const now = (opts.now ?? new Date()).getTime();
   const serial = randomSerial();

@@ -184,7 +184,7 @@ async function createToken(data: string): Promise<string> {
 }
 
 /** Agent settings: quick retries (backoff ≤ 0.3 s) and a short post-outage drain delay. */
-const AGENT_ENV = { TERMGUARD_SEND_BACKOFFMAXSECONDS: '0.3', TG_DRIVER_DRAIN_JITTER_MS: '100' };
+const AGENT_ENV = { TERMGUARD_SEND_BACKOFFMAXSECONDS: '0.3', TERMGUARD_SEND_DRAINJITTERSECONDS: '0.1' };
 
 function driver(state: string, mode: 'emit' | 'drain', extra: Record<string, string> = {}): Proc {
   return start(`agent driver (${mode})`, [DRIVER, state, mode], { ...AGENT_ENV, ...extra });

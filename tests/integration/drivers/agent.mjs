@@ -7,7 +7,6 @@
  * Config comes from TERMGUARD_* variables (loadAgentConfig). Driver knobs:
  *   TG_DRIVER_COUNT          emit mode: stop after this many events, then shut down (default: until told)
  *   TG_DRIVER_SEVERITIES     weights, e.g. "low:70,medium:20,high:8,critical:2" (default all low)
- *   TG_DRIVER_DRAIN_JITTER_MS the Sender's post-outage drain delay (default 5000, not a config key)
  * stdout, one line each: `ready`, `id <uuid> <severity>` (only after emit resolved: durably spooled),
  * `emitted <n>`, `drained`, `stopped <spool depth JSON>`. stdin `drain\n`: stop emitting, drain, stop.
  */
@@ -38,7 +37,6 @@ const cfg = loadAgentConfig(undefined);
 const log = pino({ level: process.env.TG_DRIVER_LOG ?? 'warn' }, pino.destination(2));
 const rt = await AgentRuntime.open(stateDir, cfg, log);
 // The Sender waits up to 5 s after an outage before draining (fleet stampede guard); keep flows going.
-if (process.env.TG_DRIVER_DRAIN_JITTER_MS) rt.sender.opts.drainJitterMs = Number(process.env.TG_DRIVER_DRAIN_JITTER_MS);
 
 const stop = new AbortController();
 let emitting = mode === 'emit';

@@ -4,7 +4,7 @@
  */
 import type { App as FastifyInstance } from '../../../http/app.js';
 import { TgError, ERRORS } from '../../../../shared/errors.js';
-import { EventSchema, type AgentEvent } from '../../../../shared/events.js';
+import { validateEvent, type AgentEvent } from '../../../../shared/events.js';
 import { LIMITS } from '../../../../shared/protocol.js';
 import type { ServerContext } from '../../../context.js';
 
@@ -32,13 +32,11 @@ export function eventsRoute(app: FastifyInstance, ctx: ServerContext): void {
     let policyVersion: number | undefined;
     for (const raw of body.events) {
       const rawId = typeof raw === 'object' && raw !== null && typeof (raw as { id?: unknown }).id === 'string' ? (raw as { id: string }).id.slice(0, 64) : null;
-      const r = EventSchema.safeParse(raw);
-      if (!r.success) {
-        const issue = r.error.issues[0]!;
-        rejected.push({ id: rawId, code: 'TG_E_EVENT_INVALID', message: `${issue.path.join('.') || 'event'}: ${issue.message}` });
+      const e = validateEvent(raw);
+      if (typeof e === 'string') {
+        rejected.push({ id: rawId, code: 'TG_E_EVENT_INVALID', message: e });
         continue;
       }
-      const e = r.data;
       if (e.host !== undefined && e.host !== hostId) {
         rejected.push({ id: e.id, code: 'TG_E_HOST_MISMATCH', message: ERRORS.TG_E_HOST_MISMATCH.message });
         continue;
