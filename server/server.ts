@@ -69,7 +69,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const p = dataPaths(opts.dataDir);
   const ca = { keyPem: readFileSync(p.caKey, 'utf8'), certPem: readFileSync(p.caCert, 'utf8') };
   const server = { keyPem: readFileSync(p.serverKey, 'utf8'), certPem: readFileSync(p.serverCert, 'utf8') };
-  const store: Store = await openStore(opts.dataDir, opts.storeUrl);
+  const store: Store = await openStore(opts.dataDir, opts.storeUrl, { writerThread: true });
   const revocations = new Revocations(store, ca, log, config.revocationPollSeconds * 1000);
   const hub = CommandHub.forStore(store);
   const ctx: ServerContext = { store, ca, server, config, revocations, hub, log };

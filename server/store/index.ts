@@ -6,11 +6,11 @@ import type { Store } from './types.js';
 
 export type { Store } from './types.js';
 
-export async function openStore(dataDir: string, url?: string): Promise<Store> {
+export async function openStore(dataDir: string, url?: string, opts: { writerThread?: boolean } = {}): Promise<Store> {
   if (!url || url.startsWith('sqlite:')) {
     const file = url ? url.slice('sqlite:'.length) : dataPaths(dataDir).sqlite;
     try {
-      return new SqliteStore(file);
+      return new SqliteStore(file, opts);
     } catch (cause) {
       throw new TgError('TG_E_STORE', `open SQLite store ${file}: ${(cause as Error).message}`, { cause });
     }

@@ -1,7 +1,7 @@
 /**
- * SQLite store (better-sqlite3 12, WAL). Hot path: insertEvents, one transaction per batch.
- * Several processes may open the same file (the CLI reads while the server writes): WAL plus a
- * busy timeout makes that safe.
+ * SQLite store (better-sqlite3 12, WAL). The hot path, insertEvents, goes to the event writer:
+ * its own worker thread with group commits in the server, inline elsewhere. Several processes may
+ * open the same file (the CLI reads while the server writes): WAL plus a busy timeout makes that safe.
  */
 import Database from 'better-sqlite3';
 import type { AgentEvent, StoredEvent, Severity } from '../../shared/events.js';
@@ -9,6 +9,8 @@ import type {
   CertRow, CommandRow, EventQuery, HostRow, InsertResult, PolicyRow, Store, TokenCheck, TokenRow, UserRow, HostStatus,
 } from './types.js';
 import { MIGRATIONS } from './migrations.js';
+import { EventWriter, type WriteRequest, type WriteResult } from './sqlite-writer.js';
+import { WriterThread } from './sqlite-writer-client.js';
 
 type Row = Record<string, unknown>;
 
@@ -16,8 +18,9 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
   private readonly stmts: ReturnType<SqliteStore['prepare']>;
+  private readonly writer: { write(r: WriteRequest): Promise<WriteResult>; close(): Promise<void> };
 
-  constructor(file: string) {
+  constructor(file: string, opts: { writerThread?: boolean } = {}) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -25,6 +28,14 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = ON');
     this.migrate();
     this.stmts = this.prepare();
+    if (opts.writerThread) {
+      // The writer thread checkpoints the WAL; this connection leaves that to it.
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.writer = new WriterThread(file);
+    } else {
+      const w = new EventWriter(file, false);
+      this.writer = { write: async (r) => w.write([r])[0]!, close: async () => w.close() };
+    }
   }
 
   private migrate(): void {
@@ -40,21 +51,17 @@ export class SqliteStore implements Store {
   private prepare() {
     const d = this.db;
     return {
-      insertEvent: d.prepare(`INSERT OR IGNORE INTO events (id, host_id, type, time, received_at, severity, articles, data)
-                              VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      eventHost: d.prepare('SELECT host_id FROM events WHERE id = ?').pluck(),
       tokenByHash: d.prepare('SELECT * FROM tokens WHERE hash = ?'),
       takeToken: d.prepare('UPDATE tokens SET uses_left = uses_left - 1 WHERE id = ? AND uses_left > 0'),
       getHost: d.prepare('SELECT * FROM hosts WHERE id = ?'),
       getCert: d.prepare('SELECT * FROM certs WHERE serial = ?'),
       changeStamp: d.prepare(`SELECT (SELECT coalesce(max(seq), 0) FROM commands) AS c,
                                      (SELECT count(*) FROM policies) AS p`),
-      touchHost: d.prepare('UPDATE hosts SET last_seen = ? WHERE id = ? AND (last_seen IS NULL OR last_seen < ?)'),
-      touchHostPolicy: d.prepare('UPDATE hosts SET last_seen = max(coalesce(last_seen, \'\'), ?), policy_version = ? WHERE id = ?'),
     };
   }
 
   async close(): Promise<void> {
+    await this.writer.close();
     if (this.db.open) this.db.close();
   }
 
@@ -119,8 +126,7 @@ export class SqliteStore implements Store {
   }
 
   async touchHost(hostId: string, seen: string, policyVersion?: number): Promise<void> {
-    if (policyVersion === undefined) this.stmts.touchHost.run(seen, hostId, seen);
-    else this.stmts.touchHostPolicy.run(seen, policyVersion, hostId);
+    await this.writer.write({ hostId, receivedAt: seen, rows: [], touch: { seen, ...(policyVersion !== undefined ? { policyVersion } : {}) } });
   }
 
   async revokeHost(hostId: string, at: string): Promise<boolean> {
@@ -147,18 +153,10 @@ export class SqliteStore implements Store {
   }
 
   // ── events ──────────────────────────────────────────────────────────
-  async insertEvents(hostId: string, events: AgentEvent[], receivedAt: string): Promise<InsertResult> {
-    const acked: string[] = [];
-    const conflicts: string[] = [];
-    const { insertEvent, eventHost } = this.stmts;
-    this.db.transaction(() => {
-      for (const e of events) {
-        const r = insertEvent.run(e.id, hostId, e.type, e.time, receivedAt, e.severity, JSON.stringify(e.articles), JSON.stringify(e.data));
-        if (r.changes === 1 || eventHost.get(e.id) === hostId) acked.push(e.id);
-        else conflicts.push(e.id);
-      }
-    })();
-    return { acked, conflicts };
+  async insertEvents(hostId: string, events: AgentEvent[], receivedAt: string, touch?: { seen: string; policyVersion?: number }): Promise<InsertResult> {
+    const rows: string[] = [];
+    for (const e of events) rows.push(e.id, e.type, e.time, e.severity, JSON.stringify(e.articles), JSON.stringify(e.data));
+    return this.writer.write({ hostId, receivedAt, rows, ...(touch ? { touch } : {}) });
   }
 
   async queryEvents(q: EventQuery): Promise<StoredEvent[]> {

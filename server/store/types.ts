@@ -107,7 +107,8 @@ export interface Store {
   getCert(serial: string): Promise<CertRow | null>;
   revokedCerts(): Promise<{ serial: string; revokedAt: string; notAfter: string }[]>;
 
-  insertEvents(hostId: string, events: AgentEvent[], receivedAt: string): Promise<InsertResult>;
+  /** Store events (idempotent by id) and, in the same commit, mark the host seen. */
+  insertEvents(hostId: string, events: AgentEvent[], receivedAt: string, touch?: { seen: string; policyVersion?: number }): Promise<InsertResult>;
   queryEvents(q: EventQuery): Promise<StoredEvent[]>;
   countEvents(q?: Pick<EventQuery, 'host' | 'type'>): Promise<number>;
   /** Delete events received before `before`; returns how many. */

@@ -50,13 +50,13 @@ export function eventsRoute(app: FastifyInstance, ctx: ServerContext): void {
       valid.push(e);
     }
     const now = new Date();
-    const result = valid.length ? await ctx.store.insertEvents(hostId, valid, now.toISOString()) : { acked: [], conflicts: [] };
-    for (const id of result.conflicts) rejected.push({ id, code: 'TG_E_ID_CONFLICT', message: ERRORS.TG_E_ID_CONFLICT.message });
+    // The host's "last seen" rides along with the events, in the same commit, every few seconds.
     const last = lastTouch.get(hostId) ?? 0;
-    if (policyVersion !== undefined || now.getTime() - last > TOUCH_EVERY_MS) {
-      lastTouch.set(hostId, now.getTime());
-      await ctx.store.touchHost(hostId, now.toISOString(), policyVersion);
-    }
+    const touch = policyVersion !== undefined || now.getTime() - last > TOUCH_EVERY_MS
+      ? { seen: now.toISOString(), ...(policyVersion !== undefined ? { policyVersion } : {}) } : undefined;
+    if (touch) lastTouch.set(hostId, now.getTime());
+    const result = valid.length || touch ? await ctx.store.insertEvents(hostId, valid, now.toISOString(), touch) : { acked: [], conflicts: [] };
+    for (const id of result.conflicts) rejected.push({ id, code: 'TG_E_ID_CONFLICT', message: ERRORS.TG_E_ID_CONFLICT.message });
     return { acked: result.acked, rejected };
   });
 }
