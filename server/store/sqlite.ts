@@ -9,7 +9,7 @@ import type {
   CertRow, CommandRow, EventQuery, HostRow, InsertResult, PolicyRow, Store, TokenCheck, TokenRow, UserRow, HostStatus,
 } from './types.js';
 import { MIGRATIONS } from './migrations.js';
-import { EventWriter, type WriteRequest, type WriteResult } from './sqlite-writer.js';
+import { EventWriter, SEP, type WriteRequest, type WriteResult } from './sqlite-writer.js';
 import { WriterThread } from './sqlite-writer-client.js';
 
 type Row = Record<string, unknown>;
@@ -126,7 +126,7 @@ export class SqliteStore implements Store {
   }
 
   async touchHost(hostId: string, seen: string, policyVersion?: number): Promise<void> {
-    await this.writer.write({ hostId, receivedAt: seen, rows: [], touch: { seen, ...(policyVersion !== undefined ? { policyVersion } : {}) } });
+    await this.writer.write({ hostId, receivedAt: seen, rows: '', touch: { seen, ...(policyVersion !== undefined ? { policyVersion } : {}) } });
   }
 
   async revokeHost(hostId: string, at: string): Promise<boolean> {
@@ -156,7 +156,7 @@ export class SqliteStore implements Store {
   async insertEvents(hostId: string, events: AgentEvent[], receivedAt: string, touch?: { seen: string; policyVersion?: number }): Promise<InsertResult> {
     const rows: string[] = [];
     for (const e of events) rows.push(e.id, e.type, e.time, e.severity, JSON.stringify(e.articles), JSON.stringify(e.data));
-    return this.writer.write({ hostId, receivedAt, rows, ...(touch ? { touch } : {}) });
+    return this.writer.write({ hostId, receivedAt, rows: rows.join(SEP), ...(touch ? { touch } : {}) });
   }
 
   async queryEvents(q: EventQuery): Promise<StoredEvent[]> {
