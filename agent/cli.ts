@@ -103,6 +103,23 @@ program.command('status')
     }
   }));
 
+program.command('check')
+  .description('run the hardening checks (MLPS level 3, art9/art31) on this machine; exit 1 if any fails')
+  .addOption(stateOpt()).addOption(configOpt())
+  .option('--json', 'results as JSON')
+  .option('--profile <name>', 'check profile (default: the applied policy\'s, else mlps3)')
+  .action(action(async (o: { state: string; config?: string; json?: boolean; profile?: string }) => {
+    const cfg = loadAgentConfig(o.config);
+    const { hostChecks } = await import('./checks/host.js');
+    const { results, profile } = await hostChecks(resolve(o.state), cfg, o.profile);
+    if (o.json) process.stdout.write(JSON.stringify({ profile, results }, null, 2) + '\n');
+    else {
+      const { formatTable } = await import('./checks/report.js');
+      process.stdout.write(formatTable(results));
+    }
+    if (results.some((r) => r.status === 'fail')) process.exitCode = 1;
+  }));
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`error: ${(e as Error).message}\n`);
   process.exit(1);

@@ -15,6 +15,7 @@ export const ERRORS = {
   TG_E_EVENT_INVALID: { status: 400, message: 'event fields are invalid' },
   TG_E_HOST_MISMATCH: { status: 400, message: 'event names another host' },
   TG_E_ID_CONFLICT: { status: 409, message: 'event id is already used by another host' },
+  TG_E_ATTESTATION_INVALID: { status: 400, message: 'attestation does not verify' },
   // Identity and TLS
   TG_E_CERT_REQUIRED: { status: 401, message: 'a client certificate from the institution CA is required' },
   TG_E_CERT_REVOKED: { status: 401, message: 'the client certificate is revoked' },

@@ -7,6 +7,7 @@ import { TgError, ERRORS } from '../../../../shared/errors.js';
 import { validateEvent, type AgentEvent } from '../../../../shared/events.js';
 import { LIMITS } from '../../../../shared/protocol.js';
 import type { ServerContext } from '../../../context.js';
+import { verifyAttestation } from '../../../../shared/attestation.js';
 
 interface Rejection { id: string | null; code: string; message: string }
 
@@ -40,6 +41,15 @@ export function eventsRoute(app: FastifyInstance, ctx: ServerContext): void {
       if (e.host !== undefined && e.host !== hostId) {
         rejected.push({ id: e.id, code: 'TG_E_HOST_MISMATCH', message: ERRORS.TG_E_HOST_MISMATCH.message });
         continue;
+      }
+      if (e.type === 'host.attestation') {
+        // Verified on receipt: signature, chain to our CA, and issued to the host that sends it.
+        const v = verifyAttestation(e.data, ctx.ca.certPem);
+        const problem = !v.ok ? v.problems.join('; ') : v.body.hostId !== hostId ? `attestation is for host ${v.body.hostId}` : null;
+        if (problem) {
+          rejected.push({ id: e.id, code: 'TG_E_ATTESTATION_INVALID', message: problem.slice(0, 500) });
+          continue;
+        }
       }
       const id = e.id.toLowerCase();
       if (seen.has(id)) continue; // the same id twice in one batch is stored and acked once
