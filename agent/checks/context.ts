@@ -5,6 +5,7 @@ import type { Runner } from '../exec.js';
 import type { CheckContext, OsFamily } from './types.js';
 
 const MAX_READ = 4 * 1024 * 1024;
+const CHUNK = 64 * 1024;
 
 function under(root: string, path: string): string {
   // Fixture roots and the real root alike: a path can never climb out of the root.
@@ -27,9 +28,18 @@ export function makeCheckContext(o: { os: OsFamily; root?: string; procfs?: stri
         if (!st.isFile()) return null;
         const fh = await open(p, 'r');
         try {
-          const buf = Buffer.alloc(Math.min(st.size || MAX_READ, MAX_READ));
-          const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-          return buf.subarray(0, bytesRead).toString('utf8');
+          // Chunked: /proc and /sys files report size 0, and some refuse large reads (ENOMEM).
+          const chunks: Buffer[] = [];
+          let total = 0;
+          for (;;) {
+            const buf = Buffer.alloc(CHUNK);
+            const { bytesRead } = await fh.read(buf, 0, CHUNK, total);
+            if (bytesRead === 0) break;
+            chunks.push(buf.subarray(0, bytesRead));
+            total += bytesRead;
+            if (total >= MAX_READ) break;
+          }
+          return Buffer.concat(chunks, total).toString('utf8');
         } finally {
           await fh.close();
         }
