@@ -120,6 +120,40 @@ program.command('check')
     if (results.some((r) => r.status === 'fail')) process.exitCode = 1;
   }));
 
+program.command('attest')
+  .description('make a signed hardening attestation (art11) of this machine, write it, and send it to the server')
+  .addOption(stateOpt()).addOption(configOpt())
+  .option('--out <file>', 'write the attestation here (default: print it)')
+  .action(action(async (o: { state: string; config?: string; out?: string }) => {
+    const cfg = loadAgentConfig(o.config);
+    const dir = resolve(o.state);
+    const st = loadState(dir);
+    const [{ hostChecks, appliedPolicy }, { collectInventory }, { buildAttestation }, { runCommand }, { newEvent }, { writeFileAtomic }] = await Promise.all([
+      import('./checks/host.js'), import('./collectors/inventory.js'), import('./attest.js'), import('./exec.js'), import('../shared/events.js'), import('../shared/fs.js'),
+    ]);
+    const { results, profile } = await hostChecks(dir, cfg);
+    const { snapshot } = await collectInventory({ platform: process.platform, root: '/', procfs: cfg.paths.procfs, sysfs: cfg.paths.sysfs, run: runCommand, now: new Date() });
+    const file = buildAttestation({ stateDir: dir, hostId: st.hostId, policy: appliedPolicy(dir), profile, results, inventory: snapshot });
+    const text = JSON.stringify(file, null, 2) + '\n';
+    if (o.out) writeFileAtomic(resolve(o.out), text, 0o644);
+    else process.stdout.write(text);
+    const client = new AgentClient(dir, () => st);
+    try {
+      const events = [
+        newEvent('host.inventory', 'low', ['art10', 'art18', 'art26', 'art30'], snapshot as unknown as Record<string, unknown>),
+        newEvent('host.attestation', 'low', ['art11'], file as unknown as Record<string, unknown>),
+      ];
+      const r = await client.postEvents(events, AbortSignal.timeout(30_000));
+      if (r.rejected.length) throw new TgError('TG_E_ATTESTATION_INVALID', `server refused the attestation: ${r.rejected.map((x) => x.message).join('; ')}`);
+      process.stderr.write(`attestation sent to the server (host ${st.hostId})\n`);
+    } catch (e) {
+      if (e instanceof TgError) throw e;
+      process.stderr.write(`attestation not sent (${(e as Error).message}); the running agent sends one daily\n`);
+    } finally {
+      client.close();
+    }
+  }));
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`error: ${(e as Error).message}\n`);
   process.exit(1);

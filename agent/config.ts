@@ -20,6 +20,10 @@ export const AgentConfigSchema = z.strictObject({
     commandsWait: z.number().int().min(1).max(60).default(55).describe('seconds a command long-poll waits'),
     renewalCheck: z.number().min(1).max(86_400).default(3600).describe('seconds between certificate lifetime checks'),
     status: z.number().min(1).max(3600).default(10).describe('seconds between status file writes'),
+    inventory: z.number().min(60).max(7 * 86_400).default(86_400).describe('seconds between full inventories (host.inventory)'),
+    inventoryChanges: z.number().min(5).max(86_400).default(300).describe('seconds between reads of the watched sections (network, users, software, listening, anti-malware)'),
+    checks: z.number().min(60).max(7 * 86_400).default(21_600).describe('seconds between hardening check runs (host.check)'),
+    attest: z.number().min(300).max(30 * 86_400).default(86_400).describe('seconds between signed attestations (host.attestation)'),
   }).prefault({}),
   spool: z.strictObject({
     maxBytes: z.number().int().min(64 * 1024).default(256 * 1024 * 1024).describe('byte cap of the on-disk spool'),

@@ -19,6 +19,9 @@ import { CommandPoller } from './transport/commands.js';
 import { Renewer } from './transport/renewal.js';
 import { jitter, sleep } from './transport/backoff.js';
 import { Supervisor, type Part } from './supervisor.js';
+import { HostMonitor } from './monitor.js';
+import { appliedPolicy } from './checks/host.js';
+import type { Policy } from '../shared/policy.js';
 
 export interface AgentStatusFile {
   pid: number;
@@ -39,12 +42,15 @@ export class AgentRuntime {
   client: AgentClient;
   readonly sender: Sender;
   private readonly renewer: Renewer;
+  readonly monitor: HostMonitor;
+  private applied: { version: number; policy: Policy };
   private readonly started = Date.now();
   private policySeen: number;
 
   private constructor(readonly stateDir: string, readonly config: AgentConfig, readonly log: Logger, spool: Spool) {
     this.state = loadState(stateDir);
     this.policySeen = this.state.policyVersion;
+    this.applied = appliedPolicy(stateDir);
     this.spool = spool;
     this.client = new AgentClient(stateDir, () => this.state);
     this.renewer = new Renewer(stateDir, () => this.client, config.intervals.renewalCheck * 1000, () => this.client.reload(), log.child({ part: 'renewal' }));
@@ -54,6 +60,9 @@ export class AgentRuntime {
       backoffMaxMs: config.send.backoffMaxSeconds * 1000,
       drainJitterMs: config.send.drainJitterSeconds * 1000,
     }, log.child({ part: 'sender' }), () => this.renewer.checkNow());
+    this.monitor = new HostMonitor({
+      stateDir, hostId: () => this.state.hostId, policy: () => this.applied, emit: (...e) => this.emit(...e),
+    }, config, log.child({ part: 'monitor' }));
   }
 
   static async open(stateDir: string, config: AgentConfig, log: Logger): Promise<AgentRuntime> {
@@ -83,8 +92,10 @@ export class AgentRuntime {
       return;
     }
     writeFileAtomic(statePaths(this.stateDir).policy, JSON.stringify({ version, policy: checked.policy }, null, 2), 0o600);
+    this.applied = { version, policy: checked.policy };
     const previous = this.state.policyVersion;
     if (previous === version) return;
+    this.monitor.policyChanged();
     this.saveState({ policyVersion: version });
     await this.emit(newEvent('agent.policy_applied', 'low', ['art31'], { policyVersion: version, previous }));
     this.log.info({ version, previous }, 'policy applied');
@@ -140,6 +151,7 @@ export class AgentRuntime {
       command: async (c) => {
         this.log.info({ type: c.type, seq: c.seq }, 'server command');
         if (c.type === 'cert.renew') await this.renewer.renewOnce(true);
+        else if (c.type === 'attest') this.monitor.requestAttestation();
         else if (c.type === 'drill') await this.emit(newEvent('drill', 'high', ['art16', 'art24', 'art25'], { ...c.payload, commandSeq: c.seq }));
         else await this.emit(newEvent('agent.command_unsupported', 'low', [], { type: c.type, seq: c.seq }));
       },
@@ -154,7 +166,7 @@ export class AgentRuntime {
       hostname: hostname(), node: process.versions.node, policyVersion: this.state.policyVersion,
     }));
     const group = new Supervisor(this.log)
-      .add(this.sender).add(this.heartbeat()).add(this.commands()).add(this.renewer).add(this.statusWriter());
+      .add(this.sender).add(this.heartbeat()).add(this.commands()).add(this.renewer).add(this.statusWriter()).add(this.monitor);
     let failure: unknown;
     try {
       await group.run(signal);

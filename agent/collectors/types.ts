@@ -23,6 +23,11 @@ export type Collected<T> =
 
 export type CollectorImpl<T> = (ctx: CollectorContext) => Promise<T>;
 
+/** Thrown by a variant when this host cannot provide the data at all (e.g. systemd is not PID 1): becomes `unsupported`. */
+export class CollectorUnsupported extends Error {
+  override name = 'CollectorUnsupported';
+}
+
 export interface Collector<T> {
   readonly name: string;
   collect(ctx: CollectorContext): Promise<Collected<T>>;
@@ -43,6 +48,7 @@ export function collector<T>(name: string, variants: Partial<Record<NodeJS.Platf
         ]);
         return { status: 'ok', data };
       } catch (e) {
+        if (e instanceof CollectorUnsupported) return { status: 'unsupported', reason: `${name}: ${e.message}` };
         return { status: 'error', reason: `${name}: ${(e as Error).message}` };
       } finally {
         clearTimeout(timer);
