@@ -128,11 +128,11 @@ program.command('attest')
     const cfg = loadAgentConfig(o.config);
     const dir = resolve(o.state);
     const st = loadState(dir);
-    const [{ hostChecks, appliedPolicy }, { collectInventory }, { buildAttestation }, { runCommand }, { newEvent }, { writeFileAtomic }] = await Promise.all([
+    const [{ hostChecks, appliedPolicy }, { collectInventory }, { buildAttestation }, { agentRunner }, { newEvent }, { writeFileAtomic }] = await Promise.all([
       import('./checks/host.js'), import('./collectors/inventory.js'), import('./attest.js'), import('./exec.js'), import('../shared/events.js'), import('../shared/fs.js'),
     ]);
     const { results, profile } = await hostChecks(dir, cfg);
-    const { snapshot } = await collectInventory({ platform: process.platform, root: '/', procfs: cfg.paths.procfs, sysfs: cfg.paths.sysfs, run: runCommand, now: new Date() });
+    const { snapshot } = await collectInventory({ platform: process.platform, root: '/', procfs: cfg.paths.procfs, sysfs: cfg.paths.sysfs, run: agentRunner, now: new Date() });
     const file = buildAttestation({ stateDir: dir, hostId: st.hostId, policy: appliedPolicy(dir), profile, results, inventory: snapshot });
     const text = JSON.stringify(file, null, 2) + '\n';
     if (o.out) writeFileAtomic(resolve(o.out), text, 0o644);

@@ -63,3 +63,28 @@ export const runCommand: Runner = (cmd, args, opts = {}) => new Promise((resolve
     resolve({ stdout: out, stderr: err, code: error ? null : code, ...(error ? { error } : {}) });
   });
 });
+
+/**
+ * Remember the output of slow, read-only commands for a while (apt's simulated upgrade takes
+ * seconds): the checks and the inventory ask the same question minutes apart.
+ */
+export function memoRunner(base: Runner, ttlMs: number, cacheable: (cmd: string, args: string[]) => boolean): Runner {
+  const memo = new Map<string, { at: number; result: Promise<RunResult> }>();
+  return (cmd, args, opts) => {
+    if (!cacheable(cmd, args) || opts?.input !== undefined) return base(cmd, args, opts);
+    const key = JSON.stringify([cmd, args]);
+    const hit = memo.get(key);
+    if (hit && Date.now() - hit.at < ttlMs) return hit.result;
+    const result = base(cmd, args, opts);
+    memo.set(key, { at: Date.now(), result });
+    void result.then((r) => { if (r.error || r.code !== 0) memo.delete(key); });
+    return result;
+  };
+}
+
+/** Package-manager simulations and update queries: slow, read-only, and unchanged for minutes. */
+export const slowQueries = (cmd: string, args: string[]): boolean =>
+  ((cmd === 'apt-get' || cmd.endsWith('/apt-get')) && args.includes('-s'))
+  || ((cmd === 'dnf' || cmd === 'yum') && args.includes('--cacheonly'));
+
+export const agentRunner: Runner = memoRunner(runCommand, 10 * 60_000, slowQueries);

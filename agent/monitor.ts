@@ -8,7 +8,7 @@ import { newEvent, type AgentEvent } from '../shared/events.js';
 import type { InventorySnapshot, InventorySection } from '../shared/inventory.js';
 import type { Policy } from '../shared/policy.js';
 import type { AgentConfig } from './config.js';
-import { runCommand, type Runner } from './exec.js';
+import { agentRunner, type Runner } from './exec.js';
 import type { Part } from './supervisor.js';
 import { collectInventory } from './collectors/inventory.js';
 import type { CollectorContext } from './collectors/types.js';
@@ -47,7 +47,7 @@ export class HostMonitor implements Part {
   private wake: (() => void) | null = null;
   private attestRequested = false;
 
-  constructor(private readonly host: MonitorHost, private readonly cfg: AgentConfig, private readonly log: Logger, private readonly runner: Runner = runCommand) {}
+  constructor(private readonly host: MonitorHost, private readonly cfg: AgentConfig, private readonly log: Logger, private readonly runner: Runner = agentRunner) {}
 
   /** The server asked for an attestation now. */
   requestAttestation(): void {

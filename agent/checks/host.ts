@@ -1,7 +1,7 @@
 /** Run the checks on this host, with the profile and exclusions of the applied policy. */
 import { readFileSync } from 'node:fs';
 import type { AgentConfig } from '../config.js';
-import { runCommand } from '../exec.js';
+import { agentRunner } from '../exec.js';
 import { statePaths } from '../state.js';
 import { DEFAULT_POLICY, type Policy } from '../../shared/policy.js';
 import { TgError } from '../../shared/errors.js';
@@ -25,6 +25,6 @@ export async function hostChecks(stateDir: string, cfg: AgentConfig, profileOver
   const profile = profileOverride ?? policy.checks.profile;
   const checks = selectChecks(os, profile, policy.checks.exclude);
   if (!checks.length) throw new TgError('TG_E_CONFIG', `profile "${profile}" has no checks on ${os}`);
-  const ctx = makeCheckContext({ os, procfs: cfg.paths.procfs, sysfs: cfg.paths.sysfs, run: runCommand });
+  const ctx = makeCheckContext({ os, procfs: cfg.paths.procfs, sysfs: cfg.paths.sysfs, run: agentRunner });
   return { profile, results: await runChecks(ctx, checks) };
 }

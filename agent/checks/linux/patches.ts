@@ -42,7 +42,7 @@ const securityPatches = linux({
     const fam = await family(ctx);
     if (fam.family === 'debian') {
       // Simulation reads /var/lib/apt/lists only; nothing is downloaded or installed.
-      const r = await ctx.run('apt-get', ['-s', 'upgrade']);
+      const r = await ctx.run('apt-get', ['-s', '-o', 'Debug::NoLocking=1', 'upgrade']);
       if (r.error || r.code !== 0) return err(`apt-get -s upgrade failed: ${r.error ?? `exit ${r.code}: ${r.stderr.trim().split('\n')[0]}`}`);
       const sim = parseAptSimulate(r.stdout);
       const listsDate = await aptListsDate(ctx);

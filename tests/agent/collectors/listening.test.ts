@@ -49,7 +49,8 @@ describe('listening parsers', () => {
     const text = `  sl  local_address remote_address st\n${Array.from({ length: 50_000 }, (_, i) => line(i)).join('\n')}\n`;
     const t0 = performance.now();
     expect(parseProcNet(text, 'tcp', 'ipv6')).toHaveLength(5_000);
-    expect(performance.now() - t0).toBeLessThan(1_000);
+    // A loose bound: this file runs beside apt-get's simulation on two cores; real numbers belong in tests/bench.
+    expect(performance.now() - t0).toBeLessThan(5_000);
   });
 });
 
