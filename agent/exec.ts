@@ -3,7 +3,27 @@
  * instead of a throw, so a missing or hanging tool becomes an `error` row, never a crash.
  * Collectors and checks receive a Runner, so tests feed them recorded outputs.
  */
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
+
+/** WHATWG labels for the OEM code pages of the markets we serve; others are ASCII-compatible. */
+const OEM_LABELS: Record<string, string> = { '936': 'gbk', '54936': 'gb18030', '950': 'big5', '932': 'shift_jis', '949': 'euc-kr', '866': 'ibm866', '65001': 'utf-8' };
+
+export function oemLabel(codePage: string | null): string {
+  return (codePage && OEM_LABELS[codePage]) ?? 'windows-1252';
+}
+
+let oem: TextDecoder | undefined;
+function oemDecoder(): TextDecoder {
+  if (!oem) {
+    let cp: string | null = null;
+    try {
+      const out = execFileSync('reg.exe', ['query', 'HKLM\\SYSTEM\\CurrentControlSet\\Control\\Nls\\CodePage', '/v', 'OEMCP'], { encoding: 'latin1', timeout: 5000, windowsHide: true });
+      cp = /OEMCP\s+REG_SZ\s+(\d+)/.exec(out)?.[1] ?? null;
+    } catch { /* fall back to an ASCII-compatible decoding */ }
+    oem = new TextDecoder(oemLabel(cp));
+  }
+  return oem;
+}
 
 export interface RunResult {
   stdout: string;
@@ -19,6 +39,8 @@ export interface RunOptions {
   maxBytes?: number;
   env?: Record<string, string>;
   input?: string;
+  /** `oem`: decode output in the Windows console code page (e.g. GBK on zh-CN); UTF-8 otherwise. */
+  encoding?: 'oem';
 }
 
 export type Runner = (cmd: string, args: string[], opts?: RunOptions) => Promise<RunResult>;
@@ -26,8 +48,8 @@ export type Runner = (cmd: string, args: string[], opts?: RunOptions) => Promise
 export const runCommand: Runner = (cmd, args, opts = {}) => new Promise((resolve) => {
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const maxBytes = opts.maxBytes ?? 8 * 1024 * 1024;
-  let out = '';
-  let err = '';
+  const outBufs: Buffer[] = [];
+  const errBufs: Buffer[] = [];
   let size = 0;
   let error: string | undefined;
   let child;
@@ -49,8 +71,7 @@ export const runCommand: Runner = (cmd, args, opts = {}) => new Promise((resolve
       child.kill('SIGKILL');
       return;
     }
-    if (into === 'out') out += buf.toString('utf8');
-    else err += buf.toString('utf8');
+    (into === 'out' ? outBufs : errBufs).push(buf);
   };
   child.stdout!.on('data', (b: Buffer) => take(b, 'out'));
   child.stderr!.on('data', (b: Buffer) => take(b, 'err'));
@@ -60,7 +81,8 @@ export const runCommand: Runner = (cmd, args, opts = {}) => new Promise((resolve
   });
   child.on('close', (code) => {
     clearTimeout(timer);
-    resolve({ stdout: out, stderr: err, code: error ? null : code, ...(error ? { error } : {}) });
+    const decode = (b: Buffer[]) => (opts.encoding === 'oem' && process.platform === 'win32' ? oemDecoder().decode(Buffer.concat(b)) : Buffer.concat(b).toString('utf8'));
+    resolve({ stdout: decode(outBufs), stderr: decode(errBufs), code: error ? null : code, ...(error ? { error } : {}) });
   });
 });
 

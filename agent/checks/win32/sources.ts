@@ -15,6 +15,8 @@ import {
 } from './parse.js';
 
 export interface Command {
+  /** Console tools print in the OEM code page (936 on zh-CN Windows), not UTF-8. */
+  encoding?: 'oem';
   cmd: string;
   args: string[];
 }
@@ -43,9 +45,9 @@ export const SECEDIT = ps(
   + 'Get-Content -LiteralPath $p -Raw -Encoding Unicode}'
   + 'finally{Remove-Item -LiteralPath $p -Force -ErrorAction SilentlyContinue}',
 );
-export const AUDITPOL: Command = { cmd: 'auditpol.exe', args: ['/get', '/category:*', '/r'] };
-export const NETSH_FIREWALL: Command = { cmd: 'netsh.exe', args: ['advfirewall', 'show', 'allprofiles', 'state'] };
-export const W32TM_STATUS: Command = { cmd: 'w32tm.exe', args: ['/query', '/status'] };
+export const AUDITPOL: Command = { cmd: 'auditpol.exe', args: ['/get', '/category:*', '/r'], encoding: 'oem' };
+export const NETSH_FIREWALL: Command = { cmd: 'netsh.exe', args: ['advfirewall', 'show', 'allprofiles', 'state'], encoding: 'oem' };
+export const W32TM_STATUS: Command = { cmd: 'w32tm.exe', args: ['/query', '/status'], encoding: 'oem' };
 export const LOCAL_USERS = ps("Get-LocalUser | Select-Object Name,Enabled,PasswordRequired,@{n='SID';e={$_.SID.Value}} | ConvertTo-Json");
 // Administrators is localised (管理员 on zh-CN); its SID is not.
 export const ADMIN_MEMBERS = ps("Get-LocalGroupMember -SID S-1-5-32-544 | Select-Object Name,ObjectClass,PrincipalSource,@{n='SID';e={$_.SID.Value}} | ConvertTo-Json");
@@ -91,7 +93,7 @@ export function runOnce(ctx: CheckContext, c: Command): Promise<RunResult> {
   const key = commandLine(c);
   let p = m.get(key);
   // Under runChecks' 30 s per-check limit, so a hung tool reports its own reason.
-  if (!p) { p = ctx.run(c.cmd, c.args, { timeoutMs: 25_000 }); m.set(key, p); }
+  if (!p) { p = ctx.run(c.cmd, c.args, { timeoutMs: 25_000, ...(c.encoding ? { encoding: c.encoding } : {}) }); m.set(key, p); }
   return p;
 }
 
