@@ -12,19 +12,23 @@ import type { Runner } from '../../agent/exec.js';
 
 interface Recorded { file?: string; stdout?: string; stderr?: string; code?: number | null; error?: string }
 
-export function fixtureRunner(dir: string): Runner & { calls: string[] } {
-  const table: Record<string, Recorded> = existsSync(join(dir, 'commands.json'))
-    ? JSON.parse(readFileSync(join(dir, 'commands.json'), 'utf8')) as Record<string, Recorded> : {};
+/** A runner answering from a table: exact command line → recorded output; anything else is a missing tool. */
+export function tableRunner(table: Record<string, Recorded>, read: (r: Recorded) => string = (r) => r.stdout ?? ''): Runner & { calls: string[] } {
   const calls: string[] = [];
   const run: Runner = async (cmd, args) => {
     const key = [cmd, ...args].join(' ');
     calls.push(key);
     const r = table[key];
     if (!r) return { stdout: '', stderr: '', code: null, error: `${cmd} not found` };
-    const stdout = r.file ? readFileSync(join(dir, r.file), 'utf8') : r.stdout ?? '';
-    return { stdout, stderr: r.stderr ?? '', code: r.code === undefined ? 0 : r.code, ...(r.error ? { error: r.error } : {}) };
+    return { stdout: read(r), stderr: r.stderr ?? '', code: r.code === undefined ? 0 : r.code, ...(r.error ? { error: r.error } : {}) };
   };
   return Object.assign(run, { calls });
+}
+
+export function fixtureRunner(dir: string): Runner & { calls: string[] } {
+  const table: Record<string, Recorded> = existsSync(join(dir, 'commands.json'))
+    ? JSON.parse(readFileSync(join(dir, 'commands.json'), 'utf8')) as Record<string, Recorded> : {};
+  return tableRunner(table, (r) => (r.file ? readFileSync(join(dir, r.file), 'utf8') : r.stdout ?? ''));
 }
 
 export function fixtureContext(dir: string, os: OsFamily, now = new Date('2026-11-25T00:00:00Z')): CheckContext {

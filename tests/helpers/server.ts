@@ -105,3 +105,14 @@ export function agentFor(t: TestServer, id: { hostId: string; key: string; cert:
     get: (path, headers = {}) => https(`${base}${path}`, { method: 'GET', agent, headers }),
   };
 }
+
+/** Poll until `fn` returns something truthy; fail with `what` after `ms`. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}

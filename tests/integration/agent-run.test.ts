@@ -7,22 +7,13 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+import { startTestServer, tempDir, until, type TestServer } from '../helpers/server.js';
 
 const exec = promisify(execFile);
 let t: TestServer;
 beforeAll(async () => { t = await startTestServer(); });
 afterAll(async () => { await t.stop(); });
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 async function status(state: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const r = await exec(process.execPath, ['dist/agent/cli.js', 'status', '--state', state, '--json']);

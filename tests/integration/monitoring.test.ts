@@ -9,7 +9,7 @@ import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
+import { startTestServer, tempDir, until, type TestServer } from '../helpers/server.js';
 import { inventorySnapshotSchema } from '../../shared/inventory.js';
 
 const exec = promisify(execFile);
@@ -17,15 +17,6 @@ let t: TestServer;
 beforeAll(async () => { t = await startTestServer(); });
 afterAll(async () => { await t.stop(); });
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 describe('host monitoring', () => {
   it('reports inventory, checks, a verified attestation and unassigned addresses', async () => {
@@ -39,24 +30,24 @@ describe('host monitoring', () => {
     const env = { ...process.env, TERMGUARD_LOGLEVEL: 'warn', TERMGUARD_INTERVALS_INVENTORYCHANGES: '5' };
     const child = spawn(process.execPath, ['dist/agent/cli.js', 'run', '--state', state], { env, stdio: 'ignore' });
     try {
-      const [inv] = await until('host.inventory', async () => { const r = await store.queryEvents({ host: hostId, type: 'host.inventory' }); return r.length ? r : null; });
+      const [inv] = await until('host.inventory', async () => { const r = await store.queryEvents({ host: hostId, type: 'host.inventory' }); return r.length ? r : null; }, 90_000);
       const { durationsMs, ...snapshot } = inv!.data as Record<string, unknown>;
       expect(inventorySnapshotSchema.safeParse(snapshot).success).toBe(true);
       expect(Object.keys(durationsMs as object)).toContain('processes');
       expect((snapshot.os as { status: string }).status).toBe('ok');
 
-      const [check] = await until('host.check', async () => { const r = await store.queryEvents({ host: hostId, type: 'host.check' }); return r.length ? r : null; });
+      const [check] = await until('host.check', async () => { const r = await store.queryEvents({ host: hostId, type: 'host.check' }); return r.length ? r : null; }, 90_000);
       const results = check!.data.results as { id: string; status: string }[];
       expect(results.length).toBeGreaterThanOrEqual(30);
       expect(results.every((r) => ['pass', 'fail', 'not_applicable', 'error'].includes(r.status))).toBe(true);
       expect(check!.data.profile).toBe('mlps3');
 
-      const [ip] = await until('host.ip_unassigned', async () => { const r = await store.queryEvents({ host: hostId, type: 'host.ip_unassigned' }); return r.length ? r : null; });
+      const [ip] = await until('host.ip_unassigned', async () => { const r = await store.queryEvents({ host: hostId, type: 'host.ip_unassigned' }); return r.length ? r : null; }, 90_000);
       expect(ip!.severity).toBe('high');
       expect(ip!.articles).toEqual(['art26']);
       expect((ip!.data.addresses as unknown[]).length).toBeGreaterThan(0);
 
-      const [att] = await until('host.attestation', async () => { const r = await store.queryEvents({ host: hostId, type: 'host.attestation' }); return r.length ? r : null; });
+      const [att] = await until('host.attestation', async () => { const r = await store.queryEvents({ host: hostId, type: 'host.attestation' }); return r.length ? r : null; }, 90_000);
       // An auditor downloads it and verifies it offline against the CA alone.
       const file = join(state, 'attestation.json');
       writeFileSync(file, JSON.stringify(att!.data));

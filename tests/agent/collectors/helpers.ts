@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { CollectorContext } from '../../../agent/collectors/types.js';
 import { runCommand, type Runner } from '../../../agent/exec.js';
-import { fixtureRunner } from '../../helpers/fixture-context.js';
+import { fixtureRunner, tableRunner } from '../../helpers/fixture-context.js';
+
+export { tableRunner };
 
 export const FIXTURES = join(import.meta.dirname, '../../fixtures');
 export const NOW = new Date('2026-11-25T12:00:00Z');
@@ -27,19 +29,6 @@ export function expectMatchesJson(os: string, collector: string, name: string, v
 /** A CollectorContext over a fixture folder (fs/ tree + commands.json), as fixtureContext does for checks. */
 export function fixtureCollectorContext(dir: string, platform: NodeJS.Platform, run: Runner = fixtureRunner(dir)): CollectorContext {
   return { platform, root: join(dir, 'fs'), procfs: join(dir, 'fs', 'proc'), sysfs: join(dir, 'fs', 'sys'), run, now: NOW };
-}
-
-/** A runner answering from an in-memory table: exact command line → output; anything else is a missing tool. */
-export function tableRunner(table: Record<string, { stdout?: string; stderr?: string; code?: number | null; error?: string }>): Runner & { calls: string[] } {
-  const calls: string[] = [];
-  const run: Runner = async (cmd, args) => {
-    const key = [cmd, ...args].join(' ');
-    calls.push(key);
-    const r = table[key];
-    if (!r) return { stdout: '', stderr: '', code: null, error: `${cmd} not found` };
-    return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', code: r.code === undefined ? 0 : r.code, ...(r.error ? { error: r.error } : {}) };
-  };
-  return Object.assign(run, { calls });
 }
 
 export function ctxWith(platform: NodeJS.Platform, run: Runner, root = '/nonexistent-fixture-root'): CollectorContext {
