@@ -69,3 +69,21 @@ describe('address assignment (art26)', () => {
     expect(unassignedAddresses(v6, ['2001:db8:2::/48'])).toHaveLength(1);
   });
 });
+
+describe('check selection by policy', async () => {
+  const { selectChecks, CATALOGUE } = await import('../../agent/checks/index.js');
+  it('selects the profile and leaves out excluded checks', () => {
+    const all = selectChecks('linux', 'mlps3');
+    expect(all.length).toBe(CATALOGUE.linux.length);
+    const less = selectChecks('linux', 'mlps3', ['linux.ssh.root_login', 'linux.pam.minlen']);
+    expect(less.length).toBe(all.length - 2);
+    expect(less.map((c) => c.id)).not.toContain('linux.ssh.root_login');
+    expect(selectChecks('linux', 'no-such-profile')).toEqual([]);
+  });
+  it('has at least 30 checks per OS family, with unique ids', () => {
+    for (const os of ['linux', 'win32', 'darwin'] as const) {
+      expect(CATALOGUE[os].length).toBeGreaterThanOrEqual(30);
+      expect(new Set(CATALOGUE[os].map((c) => c.id)).size).toBe(CATALOGUE[os].length);
+    }
+  });
+});

@@ -7,6 +7,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import { startTestServer, enrollTestAgent, type TestServer, type TestAgent } from '../helpers/server.js';
 import { newEvent } from '../../shared/events.js';
+import { signAttestation } from '../../shared/attestation.js';
 
 let t: TestServer;
 let a: TestAgent;
@@ -83,6 +84,23 @@ describe('POST /v1/events', () => {
     expect(r.json.acked).toEqual([]);
     expect(r.json.rejected).toEqual([{ id: e.id, code: 'TG_E_ID_CONFLICT', message: expect.any(String) }]);
     expect((await t.srv.ctx.store.queryEvents({ host: a.hostId })).some((s) => s.id === e.id)).toBe(false);
+  });
+
+  it('verifies attestations on receipt: its own is stored, a tampered one or another host\'s is rejected', async () => {
+    const body = (hostId: string) => ({
+      hostId, hostname: 'h', time: new Date().toISOString(), agentVersion: '0.1.0', os: 'linux', policyVersion: 0, policyDigest: 'sha256:00',
+      profile: 'mlps3', summary: { pass: 0, fail: 0, not_applicable: 0, error: 0 }, checks: [], inventoryDigest: 'sha256:11',
+    });
+    const good = signAttestation(body(a.hostId), a.key, a.cert);
+    const tampered = JSON.parse(JSON.stringify(good));
+    tampered.body.policyVersion = 7;
+    const bOwn = signAttestation(body(b.hostId), b.key, b.cert);
+    const events = [good, tampered, bOwn].map((f) => ev({ type: 'host.attestation', data: f }));
+    const r = await a.post('/v1/events', { events });
+    expect(r.json.acked).toEqual([events[0]!.id]);
+    expect(r.json.rejected.map((x: { code: string }) => x.code)).toEqual(['TG_E_ATTESTATION_INVALID', 'TG_E_ATTESTATION_INVALID']);
+    expect(r.json.rejected[0].message).toContain('body.policyVersion: changed after signing');
+    expect(r.json.rejected[1].message).toContain(`attestation is for host ${b.hostId}`);
   });
 
   it('accepts a gzip body', async () => {

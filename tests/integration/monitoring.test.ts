@@ -69,4 +69,23 @@ describe('host monitoring', () => {
       await new Promise((r) => child.once('exit', r));
     }
   }, 180_000);
+
+  it('termguard-agent attest makes one on demand, writes it and sends it', async () => {
+    const state = tempDir('tg-agent-');
+    await exec(process.execPath, ['dist/agent/cli.js', 'enroll', '--server', t.srv.consoleUrl, '--token', await t.token(), '--ca-hash', t.caHash, '--state', state],
+      { env: { ...process.env, TERMGUARD_MACHINEID: 'attest-cli-test' } });
+    const hostId = JSON.parse(readFileSync(join(state, 'state.json'), 'utf8')).hostId as string;
+    const out = join(state, 'attestation.json');
+    const r = await exec(process.execPath, ['dist/agent/cli.js', 'attest', '--state', state, '--out', out], { timeout: 120_000 });
+    expect(r.stderr).toContain(`attestation sent to the server (host ${hostId})`);
+    const file = JSON.parse(readFileSync(out, 'utf8'));
+    expect(file.body.hostId).toBe(hostId);
+    expect(file.body.checks.length).toBeGreaterThanOrEqual(30);
+    expect(file.certificate).toContain('BEGIN CERTIFICATE');
+    const v = await exec(process.execPath, ['dist/server/cli.js', 'attest', 'verify', out, '--ca', join(t.dir, 'ca.crt')]);
+    expect(v.stdout).toContain(`valid: host ${hostId}`);
+    const stored = await t.srv.ctx.store.queryEvents({ host: hostId, type: 'host.attestation' });
+    expect(stored.map((e) => (e.data as { signature: { value: string } }).signature.value)).toEqual([file.signature.value]);
+    expect(await t.srv.ctx.store.countEvents({ host: hostId, type: 'host.inventory' })).toBe(1);
+  }, 150_000);
 });
