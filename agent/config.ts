@@ -34,6 +34,12 @@ export const AgentConfigSchema = z.strictObject({
     backoffMaxSeconds: z.number().min(0.1).max(3600).default(300).describe('longest wait between retries'),
     drainJitterSeconds: z.number().min(0).max(3600).default(5).describe('longest random delay before draining after an outage'),
   }).prefault({}),
+  watchdog: z.strictObject({
+    maxRssMb: z.number().min(64).max(16_384).default(512).describe('RSS limit of the agent in MiB'),
+    maxCpuPercent: z.number().min(1).max(400).default(60).describe('CPU limit, percent of one core per sample'),
+    sampleSeconds: z.number().min(1).max(3600).default(30).describe('seconds between watchdog samples'),
+    samples: z.number().int().min(1).max(1000).default(10).describe('consecutive samples over a limit before the agent restarts'),
+  }).prefault({}),
   /** Overrides the OS machine id (simulators and tests that run many agents on one machine). */
   machineId: z.string().min(1).max(256).optional(),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

@@ -20,6 +20,7 @@ import { Renewer } from './transport/renewal.js';
 import { jitter, sleep } from './transport/backoff.js';
 import { Supervisor, type Part } from './supervisor.js';
 import { HostMonitor } from './monitor.js';
+import { Watchdog } from './watchdog.js';
 import { appliedPolicy } from './checks/host.js';
 import type { Policy } from '../shared/policy.js';
 
@@ -166,7 +167,11 @@ export class AgentRuntime {
       hostname: hostname(), node: process.versions.node, policyVersion: this.state.policyVersion,
     }));
     const group = new Supervisor(this.log)
-      .add(this.sender).add(this.heartbeat()).add(this.commands()).add(this.renewer).add(this.statusWriter()).add(this.monitor);
+      .add(this.sender).add(this.heartbeat()).add(this.commands()).add(this.renewer).add(this.statusWriter()).add(this.monitor)
+      .add(new Watchdog({
+        maxRssBytes: this.config.watchdog.maxRssMb * 1024 * 1024, maxCpuPercent: this.config.watchdog.maxCpuPercent,
+        sampleMs: this.config.watchdog.sampleSeconds * 1000, samples: this.config.watchdog.samples,
+      }, (e) => this.emit(e), this.log.child({ part: 'watchdog' })));
     let failure: unknown;
     try {
       await group.run(signal);

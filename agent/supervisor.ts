@@ -6,6 +6,11 @@
 import type { Logger } from 'pino';
 import { sleep } from './transport/backoff.js';
 
+/** A part's failure that must stop the whole group at once (no restart), e.g. the watchdog. */
+export class FatalPartError extends Error {
+  override name = 'FatalPartError';
+}
+
 export interface Part {
   readonly name: string;
   /** Runs until `signal` aborts; resolving early means the part is done for good. */
@@ -42,7 +47,7 @@ export class Supervisor {
         if (group.signal.aborted) return;
         failures++;
         this.log.error({ err, part: part.name, failures }, 'agent part failed');
-        if (failures >= this.maxFailures) {
+        if (err instanceof FatalPartError || failures >= this.maxFailures) {
           this.log.fatal({ part: part.name }, 'agent part keeps failing; stopping the agent');
           group.abort();
           throw err;
