@@ -184,6 +184,26 @@ program.command('host')
     process.stdout.write(ok ? `host ${id} revoked; its connections close within seconds\n` : `host ${id} was already revoked\n`);
   }));
 
+const usb = program.command('usb').description('removable media control');
+usb.command('exception')
+  .description('grant one device on one host a temporary, signed exception (who approved it and why)')
+  .addOption(dataOpt()).addOption(storeOpt())
+  .requiredOption('--host <id>', 'host id')
+  .requiredOption('--device <vid:pid>', 'vendor and product id, e.g. 0781:5567')
+  .requiredOption('--serial <serial>', 'the device serial')
+  .requiredOption('--by <name>', 'who approved it')
+  .requiredOption('--reason <text>', 'why')
+  .option('--ttl <duration>', 'how long (at most 30d)', '8h')
+  .action(action(async (o: { data: string; store?: string; host: string; device: string; serial: string; by: string; reason: string; ttl: string }) => {
+    const [vendorId = '', productId = ''] = o.device.split(':');
+    const { grantUsbException } = await import('./usb-exceptions.js');
+    const caKey = readFileSync(dataPaths(resolve(o.data)).caKey, 'utf8');
+    const g = await withStore(o, (s) => grantUsbException(s, caKey, {
+      hostId: o.host, vendorId, productId, serial: o.serial, ttlMs: parseDuration(o.ttl), approvedBy: o.by, reason: o.reason,
+    }));
+    process.stdout.write(`exception ${g.exception.id} granted to host ${g.exception.hostId} for ${o.device} serial ${o.serial} until ${g.exception.notAfter}\n`);
+  }));
+
 const attest = program.command('attest').description('hardening attestations (art11)');
 attest.command('verify')
   .description('verify an attestation file offline against the institution CA; exit 1 with the reasons if invalid')
