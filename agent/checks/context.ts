@@ -1,15 +1,27 @@
 /** Builds a CheckContext over a filesystem root and a runner (the host itself, or a fixture tree). */
-import { lstat, open, readdir } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
+import { readSmallFile } from '../fsread.js';
 import { join, normalize } from 'node:path';
 import type { Runner } from '../exec.js';
 import type { CheckContext, OsFamily } from './types.js';
 
 const MAX_READ = 4 * 1024 * 1024;
-const CHUNK = 64 * 1024;
 
 function under(root: string, path: string): string {
   // Fixture roots and the real root alike: a path can never climb out of the root.
   return join(root, normalize('/' + path));
+}
+
+/** Within one check run the same query is asked by several checks (systemctl, ss): run it once. */
+function onceEach(run: Runner): Runner {
+  const seen = new Map<string, ReturnType<Runner>>();
+  return (cmd, args, opts) => {
+    if (opts?.input !== undefined) return run(cmd, args, opts);
+    const key = JSON.stringify([cmd, args, opts?.encoding ?? null]);
+    let p = seen.get(key);
+    if (!p) { p = run(cmd, args, opts); seen.set(key, p); }
+    return p;
+  };
 }
 
 export function makeCheckContext(o: { os: OsFamily; root?: string; procfs?: string; sysfs?: string; run: Runner; now?: Date }): CheckContext {
@@ -19,30 +31,14 @@ export function makeCheckContext(o: { os: OsFamily; root?: string; procfs?: stri
     root,
     procfs: o.procfs ?? '/proc',
     sysfs: o.sysfs ?? '/sys',
-    run: o.run,
+    run: onceEach(o.run),
     now: o.now ?? new Date(),
     async readFile(path) {
       const p = under(root, path);
       try {
         const st = await lstat(p);
         if (!st.isFile()) return null;
-        const fh = await open(p, 'r');
-        try {
-          // Chunked: /proc and /sys files report size 0, and some refuse large reads (ENOMEM).
-          const chunks: Buffer[] = [];
-          let total = 0;
-          for (;;) {
-            const buf = Buffer.alloc(CHUNK);
-            const { bytesRead } = await fh.read(buf, 0, CHUNK, total);
-            if (bytesRead === 0) break;
-            chunks.push(buf.subarray(0, bytesRead));
-            total += bytesRead;
-            if (total >= MAX_READ) break;
-          }
-          return Buffer.concat(chunks, total).toString('utf8');
-        } finally {
-          await fh.close();
-        }
+        return await readSmallFile(p, MAX_READ);
       } catch {
         return null;
       }

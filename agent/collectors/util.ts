@@ -3,7 +3,8 @@
  * the injected runner (a failed run throws an Error whose message is the reason shown to staff), and
  * the small decoders PowerShell's ConvertTo-Json and friends need.
  */
-import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
+import { lstat, readdir, readlink, stat } from 'node:fs/promises';
+import { readSmallFile } from '../fsread.js';
 import { join, normalize } from 'node:path';
 import type { RunOptions } from '../exec.js';
 import type { CollectorContext } from './types.js';
@@ -20,22 +21,7 @@ export async function readText(path: string, max = MAX_READ): Promise<string | n
   try {
     const st = await lstat(path);
     if (!st.isFile()) return null;
-    const fh = await open(path, 'r');
-    try {
-      const chunks: Buffer[] = [];
-      let total = 0;
-      for (;;) {
-        const buf = Buffer.alloc(Math.min(64 * 1024, max - total));
-        if (buf.length === 0) break;
-        const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-        if (bytesRead === 0) break;
-        chunks.push(buf.subarray(0, bytesRead));
-        total += bytesRead;
-      }
-      return Buffer.concat(chunks).toString('utf8');
-    } finally {
-      await fh.close();
-    }
+    return await readSmallFile(path, max);
   } catch {
     return null;
   }

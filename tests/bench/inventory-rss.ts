@@ -30,7 +30,14 @@ const probe = (file: string) => `data:text/javascript,${encodeURIComponent(
   `import{appendFileSync}from'node:fs';const t0=Date.now();setInterval(()=>{appendFileSync(${JSON.stringify(file)},JSON.stringify({s:(Date.now()-t0)/1000,...process.memoryUsage()})+'\\n')},1000).unref();`,
 )}`;
 
-interface Series { t: number[]; agent: number[]; bare: number[] }
+interface Series { t: number[]; agent: number[]; bare: number[]; agentAnon: number[] }
+
+/** VmRSS and RssAnon in KiB: file-backed pages (node's own code, touched as more JS runs) are shared with every node on the host. */
+function rss(pid: number): { total: number; anon: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
+  return { total: kib('VmRSS'), anon: kib('RssAnon') };
+}
 
 const mib = (kib: number) => kib / 1024;
 
@@ -60,13 +67,15 @@ export async function inventoryRss(): Promise<void> {
       const bare = track(spawn(process.execPath, ['-e', 'setInterval(()=>{},1e3)'], { cwd: ROOT, stdio: 'ignore' }));
       closeSync(logFd);
       const t0 = Date.now();
-      const series: Series = { t: [], agent: [], bare: [] };
+      const series: Series = { t: [], agent: [], bare: [], agentAnon: [] };
       let sampling = true;
       const sampler = (async () => {
         while (sampling) {
           try {
-            series.agent.push(rssKiB(agent.pid!));
+            const a = rss(agent.pid!);
             series.bare.push(rssKiB(bare.pid!));
+            series.agent.push(a.total);
+            series.agentAnon.push(a.anon);
             series.t.push((Date.now() - t0) / 1000);
           } catch { /* a process is gone: the bench fails below */ }
           await sleep(SAMPLE_MS);
@@ -89,7 +98,8 @@ export async function inventoryRss(): Promise<void> {
         const last10 = series.t.findIndex((t) => t >= series.t.at(-1)! - 10);
         const tail = series.agent.slice(last10);
         const settled = { agent: series.agent.at(-1)!, bare: series.bare.at(-1)! };
-        const startup = { agent: series.agent[series.t.findIndex((t) => t >= 1.5)] ?? NaN, bare: series.bare[series.t.findIndex((t) => t >= 1.5)] ?? NaN };
+        const startIdx = series.t.findIndex((t) => t >= 1.5);
+        const startup = { agent: series.agent[startIdx] ?? NaN, bare: series.bare[startIdx] ?? NaN };
         const log = readFileSync(join(tmp, 'agent.log'), 'utf8');
         const errors = log.split('\n').filter((l) => /"level":(50|60)/.test(l)).length;
         process.stdout.write(table(
@@ -100,6 +110,7 @@ export async function inventoryRss(): Promise<void> {
             ['peak RSS MiB during the round', num(mib(during.agent), 1), num(mib(during.bare), 1), ratio(during.agent, during.bare)],
             [`RSS MiB after ${SETTLE} s settle`, num(mib(settled.agent), 1), num(mib(settled.bare), 1), ratio(settled.agent, settled.bare)],
             ['agent RSS MiB, last 10 s min–max', `${num(mib(Math.min(...tail)), 1)}–${num(mib(Math.max(...tail)), 1)}`, '', ''],
+            ['agent RssAnon MiB: 1.5 s / peak / settled', [startIdx, peakAt, series.t.length - 1].map((i) => num(mib(series.agentAnon[i] ?? NaN), 1)).join(' / '), '', ''],
           ],
           [
             `targets: peak ≤ ${TARGET_PEAK}x bare: ${during.agent / during.bare <= TARGET_PEAK ? 'met' : 'NOT met'}; ` +

@@ -71,8 +71,12 @@ async function step(s: Step): Promise<Omit<StepResult, 'kind' | 'wallMs' | 'self
       const ctx = context.makeCheckContext({ os: 'linux', run: lastRunner ?? freshRunner() });
       const results = await checks.runChecks(ctx, checks.selectChecks('linux', 'mlps3'));
       const by: Record<string, number> = {};
-      for (const r of results) by[r.status] = (by[r.status] ?? 0) + 1;
-      return { bytes: Buffer.byteLength(JSON.stringify(results)), detail: `${results.length} checks: ${Object.entries(by).map(([k, v]) => `${v} ${k}`).join(', ')}` };
+      const durationsMs: Record<string, number> = {};
+      for (const r of results) {
+        by[r.status] = (by[r.status] ?? 0) + 1;
+        durationsMs[r.id] = r.durationMs;
+      }
+      return { durationsMs, bytes: Buffer.byteLength(JSON.stringify(results)), detail: `${results.length} checks: ${Object.entries(by).map(([k, v]) => `${v} ${k}`).join(', ')}` };
     }
     case 'import-si':
       si = (await import('systeminformation')).default as unknown as typeof si;

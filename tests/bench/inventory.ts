@@ -93,6 +93,13 @@ export async function inventoryBench(): Promise<void> {
     return [row, num(a.wall), num(a.cpu), num(a.child), ratio(a.wall, b.wall), ratio(a.cpu, b.cpu)];
   };
   const detail = (row: string) => agg(row).runs.at(-1)?.detail;
+  const slowest = () => {
+    const cold = agg('checks cold').runs;
+    const warm = agg('checks after inventory').runs;
+    const ms = (runs: StepResult[], id: string) => median(runs.map((x) => x.durationsMs?.[id] ?? NaN));
+    return Object.keys(cold[0]?.durationsMs ?? {}).sort((a, b) => ms(cold, b) - ms(cold, a)).slice(0, 4)
+      .map((id) => `${id} ${num(ms(cold, id))} / ${num(ms(warm, id))} ms`).join(', ');
+  };
   const kib = (row: string) => num(median(agg(row).runs.map((x) => x.bytes ?? 0)) / 1024);
   process.stdout.write(table(
     `inventory — wall and CPU of one run, median of ${ROUNDS} fresh process(es); ratios vs the systeminformation calls alone`,
@@ -116,7 +123,7 @@ export async function inventoryBench(): Promise<void> {
       `si sections only: termguard's ${SI_SECTIONS.join(', ')}; children CPU resolution ${num(1000 / CLK_TCK)} ms (clock ticks)`,
       'each inventory gets its own apt memo (a daily inventory finds the last one expired); checks after inventory share it, as at agent start',
       `snapshot JSON ${kib('inventory cold')} KiB (si sections ${kib('inventory cold, si sections only')} KiB; systeminformation ${kib('systeminformation cold')} KiB); check results ${kib('checks cold')} KiB`,
-      `checks: ${detail('checks cold') ?? '-'}`,
+      `checks: ${detail('checks cold') ?? '-'}; slowest (cold / after inventory): ${slowest()}`,
       ...(detail('inventory cold') ? [`not ok: ${detail('inventory cold')}`] : []),
     ],
   ));

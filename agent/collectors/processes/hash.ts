@@ -48,9 +48,7 @@ export class ExecutableHashCache {
       const key = `${st.dev}:${st.ino}:${st.mtimeNs}:${st.size}`;
       const hit = this.entries.get(key);
       if (hit) { this.stats.hits++; return { sha256: hit, cached: true }; }
-      const h = createHash('sha256');
-      for await (const chunk of fh.createReadStream({ autoClose: false, start: 0 })) h.update(chunk as Buffer);
-      const sha256 = h.digest('hex');
+      const sha256 = await hashHandle(fh);
       this.stats.computed++;
       const after = await fh.stat({ bigint: true });
       // Written to while we read: return the hash but do not cache it.
@@ -66,4 +64,23 @@ export class ExecutableHashCache {
       await fh.close();
     }
   }
+}
+
+/** One 1 MiB buffer for all hashing, taken in turn: a fresh 64 KiB chunk per read of a 100 MB binary left ~20 MB of RSS behind. */
+const scratch = Buffer.allocUnsafe(1024 * 1024);
+let turn: Promise<unknown> = Promise.resolve();
+
+function hashHandle(fh: import('node:fs/promises').FileHandle): Promise<string> {
+  const run = turn.then(async () => {
+    const h = createHash('sha256');
+    for (let pos = 0; ;) {
+      const { bytesRead } = await fh.read(scratch, 0, scratch.length, pos);
+      if (bytesRead === 0) break;
+      h.update(scratch.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    return h.digest('hex');
+  });
+  turn = run.catch(() => undefined);
+  return run;
 }
