@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { checkRules } from './usbguard/parse.js';
 
 const HEX4 = /^[0-9a-fA-F]{4}$/;
 
@@ -57,8 +58,13 @@ export const PolicySchema = z.strictObject({
     mode: z.enum(['audit', 'readonly', 'block']).default('audit')
       .describe('what to do with storage (08) or still-image/MTP (06) devices that match no allow entry'),
     allow: z.array(UsbAllowEntry).max(10_000).default([]).describe('devices exempt from mode'),
-    rules: z.array(z.string().max(4096)).max(10_000).default([])
-      .describe('USBGuard rule language, evaluated first, first match wins'),
+    rules: z.array(z.string().max(4096)).max(10_000)
+      .superRefine((rules, ctx) => {
+        const bad = checkRules(rules);
+        if (bad) ctx.addIssue({ code: 'custom', path: [bad.index], message: `rule ${bad.index + 1}, column ${bad.column}: ${bad.message}` });
+      })
+      .default([])
+      .describe('USBGuard rule language (usbguard-rules.conf(5)), evaluated first, first match wins'),
     auditFiles: z.boolean().default(true).describe('record files written to removable volumes (media.file_written)'),
   }).prefault({}),
   egress: z.strictObject({
