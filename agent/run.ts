@@ -21,6 +21,10 @@ import { jitter, sleep } from './transport/backoff.js';
 import { Supervisor, type Part } from './supervisor.js';
 import { HostMonitor } from './monitor.js';
 import { Watchdog } from './watchdog.js';
+import { UsbControl } from './usb/control.js';
+import { UsbExceptions } from './usb/exceptions.js';
+import { usbPlatform } from './usb/platform.js';
+import { agentRunner } from './exec.js';
 import { appliedPolicy } from './checks/host.js';
 import type { Policy } from '../shared/policy.js';
 
@@ -44,6 +48,7 @@ export class AgentRuntime {
   readonly sender: Sender;
   private readonly renewer: Renewer;
   readonly monitor: HostMonitor;
+  readonly usb: UsbControl | null;
   private applied: { version: number; policy: Policy };
   private readonly started = Date.now();
   private policySeen: number;
@@ -64,6 +69,14 @@ export class AgentRuntime {
     this.monitor = new HostMonitor({
       stateDir, hostId: () => this.state.hostId, policy: () => this.applied, emit: (...e) => this.emit(...e),
     }, config, log.child({ part: 'monitor' }));
+    const usbLog = log.child({ part: 'usb' });
+    const platform = usbPlatform({ platform: process.platform, root: '/', procfs: config.paths.procfs, sysfs: config.paths.sysfs, run: agentRunner, now: new Date() },
+      (err) => usbLog.warn({ err: err.message }, 'usb read failed'));
+    this.usb = platform ? new UsbControl(
+      { policy: () => this.applied.policy, emit: (...e) => this.emit(...e) },
+      platform.watcher, platform.enforcer,
+      new UsbExceptions(stateDir, readFileSync(statePaths(stateDir).ca, 'utf8'), this.state.hostId), usbLog,
+    ) : null;
   }
 
   static async open(stateDir: string, config: AgentConfig, log: Logger): Promise<AgentRuntime> {
@@ -97,6 +110,7 @@ export class AgentRuntime {
     const previous = this.state.policyVersion;
     if (previous === version) return;
     this.monitor.policyChanged();
+    void this.usb?.reevaluate();
     this.saveState({ policyVersion: version });
     await this.emit(newEvent('agent.policy_applied', 'low', ['art31'], { policyVersion: version, previous }));
     this.log.info({ version, previous }, 'policy applied');
@@ -153,6 +167,7 @@ export class AgentRuntime {
         this.log.info({ type: c.type, seq: c.seq }, 'server command');
         if (c.type === 'cert.renew') await this.renewer.renewOnce(true);
         else if (c.type === 'attest') this.monitor.requestAttestation();
+        else if (c.type === 'usb.exception' && this.usb) await this.usb.addException(c.payload);
         else if (c.type === 'drill') await this.emit(newEvent('drill', 'high', ['art16', 'art24', 'art25'], { ...c.payload, commandSeq: c.seq }));
         else await this.emit(newEvent('agent.command_unsupported', 'low', [], { type: c.type, seq: c.seq }));
       },
@@ -172,6 +187,7 @@ export class AgentRuntime {
         maxRssBytes: this.config.watchdog.maxRssMb * 1024 * 1024, maxCpuPercent: this.config.watchdog.maxCpuPercent,
         sampleMs: this.config.watchdog.sampleSeconds * 1000, samples: this.config.watchdog.samples,
       }, (e) => this.emit(e), this.log.child({ part: 'watchdog' })));
+    if (this.usb) group.add(this.usb);
     let failure: unknown;
     try {
       await group.run(signal);

@@ -68,6 +68,7 @@ export class UsbControl implements Part {
   private readonly applied = new Map<number, Date>();
   private readonly evaluated = new Map<number, Date>();
   private queue: Promise<void> = Promise.resolve();
+  private lapseWake: (() => void) | null = null;
 
   constructor(
     private readonly host: UsbControlHost,
@@ -150,6 +151,7 @@ export class UsbControl implements Part {
       await this.host.emit(newEvent('usb.exception_refused', 'high', ['art31'], { problem, exception: (signed as { exception?: unknown })?.exception ?? null }));
       return;
     }
+    this.lapseWake?.();
     await this.reevaluate();
   }
 
@@ -166,7 +168,11 @@ export class UsbControl implements Part {
     const lapse = (async () => {
       while (!signal.aborted) {
         const next = this.exceptions.nextExpiry();
-        await sleep(Math.min(next ?? 60_000, 60_000) + 50, signal);
+        await new Promise<void>((resolve) => {
+          this.lapseWake = resolve;
+          void sleep(Math.min(next ?? 60_000, 60_000) + 50, signal).then(resolve);
+        });
+        this.lapseWake = null;
         if (signal.aborted) return;
         if (this.exceptions.prune().length) await this.reevaluate();
       }

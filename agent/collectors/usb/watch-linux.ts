@@ -7,7 +7,7 @@
  */
 import { spawn as nodeSpawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, lstat } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { UsbDevice } from '../../../shared/usb.js';
 import type { Part } from '../../supervisor.js';
@@ -58,6 +58,32 @@ export async function whichBinary(bin: string): Promise<string | null> {
   return null;
 }
 
+/**
+ * What the poll compares: each entry's name, inode and change time. A device unplugged and plugged
+ * back at the same port between two polls keeps its name but comes back as a new directory.
+ */
+async function listingKey(dir: string): Promise<string> {
+  const names = await listNames(dir);
+  const parts = await Promise.all(names.map(async (n) => {
+    try {
+      // Inode numbers are reused at once; inode plus change time tells a new directory apart.
+      const st = await lstat(join(dir, n), { bigint: true });
+      return `${n}@${st.ino}.${st.ctimeNs}`;
+    } catch {
+      return n;
+    }
+  }));
+  return parts.join('\n');
+}
+
+/** Entries present in both listings whose directory changed (new inode). */
+function replacedIds(before: string | null, after: string): string[] {
+  if (before === null) return [];
+  const split = (l: string): [string, string] => { const [n = '', i = ''] = l.split('@'); return [n, i]; };
+  const ino = new Map(before.split('\n').map(split));
+  return after.split('\n').map(split).filter(([n, i]) => i !== '' && ino.has(n) && ino.get(n) !== '' && ino.get(n) !== i).map(([n]) => n);
+}
+
 export const UDEV_MONITOR_ARGS = ['monitor', '--udev', '--subsystem-match=usb'];
 
 export class LinuxUsbWatcher implements Part {
@@ -103,16 +129,29 @@ export class LinuxUsbWatcher implements Part {
     let retries = 0;
     try {
       while (!signal.aborted) {
-        const names = (await listNames(dir)).join('\n');
+        const names = await listingKey(dir);
         if (this.triggered || names !== lastNames || retries > 0) {
           this.triggered = false;
           const next = await this.readOnce(read);
           if (next) {
+            const previousNames = lastNames;
             lastNames = names;
-            const listed = names.split('\n').filter(isDeviceName);
+            const listed = names.split('\n').map((l) => l.split('@')[0]!).filter(isDeviceName);
             const got = new Set(next.map((d) => d.id));
             retries = listed.some((n) => !got.has(n)) ? (retries > 0 ? retries - 1 : INCOMPLETE_RETRIES) : 0;
-            this.emit(diffUsbDevices(this.current, next));
+            const diff = diffUsbDevices(this.current, next);
+            // Same port, new directory: the device was unplugged and plugged back (maybe another one
+            // with the same identity). The kernel authorised it afresh, so it must be judged afresh.
+            const replugged = replacedIds(previousNames, names);
+            for (const id of replugged) {
+              const before = this.current.find((d) => d.id === id);
+              const after = next.find((d) => d.id === id);
+              if (before && after && !diff.attached.some((d) => d.id === id)) {
+                diff.detached.push(before);
+                diff.attached.push(after);
+              }
+            }
+            this.emit(diff);
             this.current = next;
           }
         }
