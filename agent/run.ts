@@ -25,6 +25,8 @@ import { UsbControl } from './usb/control.js';
 import { UsbExceptions } from './usb/exceptions.js';
 import { usbPlatform } from './usb/platform.js';
 import { agentRunner } from './exec.js';
+import { makeMediaParts, type MediaParts } from './media/index.js';
+import { MediaControl } from './media/control.js';
 import { appliedPolicy } from './checks/host.js';
 import type { Policy } from '../shared/policy.js';
 
@@ -49,6 +51,8 @@ export class AgentRuntime {
   private readonly renewer: Renewer;
   readonly monitor: HostMonitor;
   readonly usb: UsbControl | null;
+  readonly media: MediaParts;
+  readonly mediaControl: MediaControl;
   private applied: { version: number; policy: Policy };
   private readonly started = Date.now();
   private policySeen: number;
@@ -77,6 +81,16 @@ export class AgentRuntime {
       platform.watcher, platform.enforcer,
       new UsbExceptions(stateDir, readFileSync(statePaths(stateDir).ca, 'utf8'), this.state.hostId), usbLog,
     ) : null;
+    const mediaLog = log.child({ part: 'media' });
+    this.mediaControl = new MediaControl({
+      policy: () => this.applied.policy, emit: (...e) => this.emit(...e),
+      allowedUsbIds: () => this.usb?.allowedDevices() ?? [], mounts: () => this.media.watcher?.mounts() ?? [],
+    }, agentRunner, config.paths.procfs, mediaLog);
+    this.media = makeMediaParts({
+      config, run: agentRunner, emit: (e) => void this.emit(e), auditFiles: this.applied.policy.usb.auditFiles,
+      onMounted: (m) => this.mediaControl.mounted(m),
+      onError: (err) => mediaLog.warn({ err: err.message }, 'media watch'),
+    });
   }
 
   static async open(stateDir: string, config: AgentConfig, log: Logger): Promise<AgentRuntime> {
@@ -111,6 +125,8 @@ export class AgentRuntime {
     if (previous === version) return;
     this.monitor.policyChanged();
     void this.usb?.reevaluate();
+    void this.media.audit?.setEnabled(checked.policy.usb.auditFiles);
+    void this.mediaControl.reevaluate();
     this.saveState({ policyVersion: version });
     await this.emit(newEvent('agent.policy_applied', 'low', ['art31'], { policyVersion: version, previous }));
     this.log.info({ version, previous }, 'policy applied');
@@ -188,6 +204,7 @@ export class AgentRuntime {
         sampleMs: this.config.watchdog.sampleSeconds * 1000, samples: this.config.watchdog.samples,
       }, (e) => this.emit(e), this.log.child({ part: 'watchdog' })));
     if (this.usb) group.add(this.usb);
+    for (const p of this.media.parts) group.add(p);
     let failure: unknown;
     try {
       await group.run(signal);

@@ -80,9 +80,9 @@ export class UsbControl implements Part {
     this.compiled = compileUsbPolicy(host.policy().usb);
   }
 
-  /** Read-only verdicts, by device id: the media control makes their volumes read-only as they mount. */
-  readonlyDevices(): string[] {
-    return [...this.enforced].filter(([, a]) => a === 'readonly').map(([id]) => id);
+  /** Devices present now whose verdict allows them: their volumes stay writable under `readonly`. */
+  allowedDevices(): string[] {
+    return this.watcher.devices().filter((d) => this.decide(d).action === 'allow').map((d) => d.id);
   }
 
   private evalContext(now: Date): EvalContext {
