@@ -104,6 +104,11 @@ describe('termguard-server', () => {
     const r = await cli('server', ['policy', 'check', bad]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: TG_E_POLICY_INVALID: .*egress\.allow\[1\]: not a destination/);
+    const badRule = join(data, 'bad-rule.json');
+    writeFileSync(badRule, JSON.stringify({ usb: { rules: ['allow id 0781:5567', 'block with-interface one-of { 08:*:* 6:*:* }'] } }));
+    const rr = await cli('server', ['policy', 'check', badRule]);
+    expect(rr.code).toBe(1);
+    expect(rr.stderr).toMatch(/usb\.rules\[1\]: rule 2, column \d+: /);
     const unknown = join(data, 'unknown.json');
     writeFileSync(unknown, JSON.stringify({ usb: { mode: 'block', colour: 'red' } }));
     expect((await cli('server', ['policy', 'check', unknown])).stderr).toContain('colour');
