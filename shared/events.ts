@@ -22,6 +22,14 @@ export const EVENT_TYPES = [
 ] as const;
 export type KnownEventType = (typeof EVENT_TYPES)[number];
 
+/** Types this release adds beside the stable ones (servers store unknown types anyway). */
+export const ADDED_EVENT_TYPES = [
+  'agent.policy_applied', 'agent.policy_rejected', 'agent.command_unsupported', 'agent.watchdog',
+  'host.clone_detected', 'host.attestation', 'host.software_changed', 'host.listening_new', 'host.admin_added',
+  'host.antimalware_disabled', 'host.ip_unassigned',
+  'usb.unblocked', 'usb.exception_refused', 'media.unmounted', 'media.files_burst',
+] as const;
+
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TYPE_RE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$|^drill$/;
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
