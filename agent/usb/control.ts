@@ -82,7 +82,7 @@ export class UsbControl implements Part {
 
   /** Devices present now whose verdict allows them: their volumes stay writable under `readonly`. */
   allowedDevices(): string[] {
-    return this.watcher.devices().filter((d) => this.decide(d).action === 'allow').map((d) => d.id);
+    return this.watcher.devices().filter((d) => this.decide(d, false).action === 'allow').map((d) => d.id);
   }
 
   private evalContext(now: Date): EvalContext {
@@ -95,14 +95,15 @@ export class UsbControl implements Part {
     };
   }
 
-  private decide(d: UsbDevice, now = new Date()): UsbDecision {
+  /** `record`: this decision is acted on, so rules' rule-applied history moves (a look-ahead does not). */
+  private decide(d: UsbDevice, record = true, now = new Date()): UsbDecision {
     const usb = this.host.policy().usb;
     if (usb !== this.compiledFrom) {
       this.compiled = compileUsbPolicy(usb);
       this.compiledFrom = usb;
     }
     const v = decideUsb(d, this.compiled, { exceptions: this.exceptions.active(now), ctx: this.evalContext(now) });
-    if (v.rule) this.applied.set(v.rule.index, now);
+    if (v.rule && record) this.applied.set(v.rule.index, now);
     return v;
   }
 
