@@ -3,6 +3,7 @@
  * group's signal aborts; a part that fails is restarted with backoff, and after too many failures
  * in a row the whole group stops, so a service manager can restart the agent cleanly.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { sleep } from './transport/backoff.js';
 
@@ -28,6 +29,8 @@ export class Supervisor {
 
   async run(signal: AbortSignal): Promise<void> {
     const group = new AbortController();
+    // Every part, and every wait inside it, listens on this one signal: more than Node's default 10.
+    setMaxListeners(100, group.signal);
     const onAbort = () => group.abort();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
