@@ -9,15 +9,12 @@ export class WriterThread {
   private readonly pending = new Map<number, { resolve: (r: WriteResult) => void; reject: (e: Error) => void }>();
   private dead: Error | null = null;
 
+  private readonly checkpointer: Worker;
+
   constructor(file: string) {
-    // Built, the worker is plain JS. From sources (tests run TypeScript), it registers tsx first.
-    if (import.meta.url.endsWith('.ts')) {
-      const url = new URL('./sqlite-writer-worker.ts', import.meta.url).href;
-      const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
-      this.worker = new Worker(boot, { eval: true, workerData: { file } });
-    } else {
-      this.worker = new Worker(new URL('./sqlite-writer-worker.js', import.meta.url), { workerData: { file } });
-    }
+    this.worker = startWorker({ file, role: 'writer' });
+    this.checkpointer = startWorker({ file, role: 'checkpointer' });
+    this.checkpointer.on('error', () => { /* checkpoints are an optimisation; SQLite still works without them */ });
     this.worker.on('message', (m: { seq: number; result?: WriteResult; error?: string } | 'closed') => {
       if (m === 'closed') return;
       const p = this.pending.get(m.seq);
@@ -45,6 +42,9 @@ export class WriterThread {
   }
 
   async close(): Promise<void> {
+    const cpDone = new Promise<void>((resolve) => this.checkpointer.once('exit', () => resolve()));
+    this.checkpointer.postMessage('close');
+    await cpDone;
     if (this.dead) return;
     const closed = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.postMessage('close');
@@ -52,4 +52,14 @@ export class WriterThread {
     await closed;
     clearTimeout(t);
   }
+}
+
+/** Built, the worker is plain JS. From sources (tests run TypeScript), it registers tsx first. */
+function startWorker(workerData: { file: string; role: 'writer' | 'checkpointer' }): Worker {
+  if (import.meta.url.endsWith('.ts')) {
+    const url = new URL('./sqlite-writer-worker.ts', import.meta.url).href;
+    const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
+    return new Worker(boot, { eval: true, workerData });
+  }
+  return new Worker(new URL('./sqlite-writer-worker.js', import.meta.url), { workerData });
 }

@@ -1,13 +1,39 @@
 /**
- * Worker thread around EventWriter. Requests that arrive while a transaction runs are queued and
- * committed together in the next one (group commit); each answer goes back after its commit.
+ * Worker threads of the SQLite store. Role `writer`: requests that arrive while a transaction
+ * runs are queued and committed together in the next one (group commit); each answer goes back
+ * after its commit. Role `checkpointer`: checkpoints the WAL from its own connection whenever it passes 32 MiB.
  */
+import { statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { EventWriter, type WriteRequest } from './sqlite-writer.js';
+import { Checkpointer, EventWriter, type WriteRequest } from './sqlite-writer.js';
 
 interface Message { seq: number; req: WriteRequest }
 
-const writer = new EventWriter((workerData as { file: string }).file, true);
+const CHECKPOINT_AT_BYTES = 32 * 1024 * 1024;
+
+const { file, role } = workerData as { file: string; role: 'writer' | 'checkpointer' };
+if (role === 'checkpointer') runCheckpointer();
+else runWriter();
+
+function runCheckpointer(): void {
+  const c = new Checkpointer(file);
+  // Checkpoint by WAL size, not by clock: hot index pages rewritten many times are copied once.
+  const timer = setInterval(() => {
+    try {
+      if (statSync(`${file}-wal`).size > CHECKPOINT_AT_BYTES) c.checkpoint();
+    } catch { /* no WAL yet, or busy: next time */ }
+  }, 250);
+  parentPort!.on('message', (m: unknown) => {
+    if (m !== 'close') return;
+    clearInterval(timer);
+    c.close();
+    parentPort!.postMessage('closed');
+    setImmediate(() => process.exit(0));
+  });
+}
+
+function runWriter(): void {
+const writer = new EventWriter(file, true);
 let queue: Message[] = [];
 let scheduled = false;
 
@@ -23,12 +49,9 @@ function flush(): void {
   }
 }
 
-const idle = setInterval(() => { try { writer.checkpoint(); } catch { /* next time */ } }, 5000);
-
 parentPort!.on('message', (m: Message | 'close') => {
   if (m === 'close') {
     if (queue.length) flush();
-    clearInterval(idle);
     writer.close();
     parentPort!.postMessage('closed');
     setImmediate(() => process.exit(0));
@@ -40,3 +63,4 @@ parentPort!.on('message', (m: Message | 'close') => {
     setImmediate(flush);
   }
 });
+}

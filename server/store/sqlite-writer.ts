@@ -1,8 +1,9 @@
 /**
  * The event writer: inserts batches of events (and host "last seen" touches) in group commits.
  * Hot path. It runs inline (CLI, tests) or in its own worker thread (the server), so SQLite's
- * work — inserts, index updates, WAL checkpoints — runs on the second core, off the event loop
- * that does TLS, HTTP and JSON. A batch is acked only after the transaction holding it committed.
+ * work runs off the event loop that does TLS, HTTP and JSON; in the server a third thread
+ * checkpoints the WAL concurrently, so no commit ever waits for a checkpoint.
+ * A batch is acked only after the transaction holding it committed.
  */
 import Database from 'better-sqlite3';
 
@@ -27,9 +28,8 @@ export interface WriteResult {
   conflicts: string[];
 }
 
-const CHECKPOINT_EVERY_MS = 1000;
-/** Past this WAL size a checkpoint also truncates the file, so it never grows without bound. */
-const WAL_TRUNCATE_BYTES = 64 * 1024 * 1024;
+/** After a completed checkpoint the WAL restarts from its beginning and is cut back to this size. */
+export const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
 export class EventWriter {
   private readonly db: Database.Database;
@@ -37,17 +37,16 @@ export class EventWriter {
   private readonly owner: Database.Statement;
   private readonly touch: Database.Statement;
   private readonly touchPolicy: Database.Statement;
-  private lastCheckpoint = Date.now();
-
-  constructor(file: string, private readonly ownCheckpoints: boolean) {
+  /** `externalCheckpoints`: another connection checkpoints (the server's checkpointer thread). */
+  constructor(file: string, externalCheckpoints: boolean) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
     // Index pages of 200+ hosts' (host, time) entries stay hot instead of being re-read per batch.
     this.db.pragma('cache_size = -65536');
-    // In a worker, checkpoints run here on a timer instead of inside some request's commit.
-    if (ownCheckpoints) this.db.pragma('wal_autocheckpoint = 0');
+    this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
+    if (externalCheckpoints) this.db.pragma('wal_autocheckpoint = 0');
     this.insert = this.db.prepare(`INSERT OR IGNORE INTO events (id, host_id, type, time, received_at, severity, articles, data)
                                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     this.owner = this.db.prepare('SELECT host_id FROM events WHERE id = ?').pluck();
@@ -74,19 +73,31 @@ export class EventWriter {
       }
       return { acked, conflicts };
     }))();
-    if (this.ownCheckpoints && Date.now() - this.lastCheckpoint > CHECKPOINT_EVERY_MS) this.checkpoint();
     return results;
   }
 
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Checkpoints the WAL from its own connection, concurrently with the writer (PASSIVE never blocks it). */
+export class Checkpointer {
+  private readonly db: Database.Database;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('busy_timeout = 10000');
+    this.db.pragma('wal_autocheckpoint = 0');
+  }
+
   checkpoint(): void {
-    this.lastCheckpoint = Date.now();
-    const [r] = this.db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[];
-    if (r && r.log * 4096 > WAL_TRUNCATE_BYTES) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
   close(): void {
     if (!this.db.open) return;
-    if (this.ownCheckpoints) this.checkpoint();
+    try { this.checkpoint(); } catch { /* best effort at shutdown */ }
     this.db.close();
   }
 }
