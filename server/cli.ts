@@ -184,6 +184,41 @@ program.command('host')
     process.stdout.write(ok ? `host ${id} revoked; its connections close within seconds\n` : `host ${id} was already revoked\n`);
   }));
 
+const ROLES = ['admin', 'sysadmin', 'secadmin', 'auditor', 'analyst'] as const;
+const user = program.command('user').description('console users (passwords are stored as scrypt hashes)');
+user.command('add')
+  .argument('<name>')
+  .addOption(dataOpt()).addOption(storeOpt())
+  .addOption(new Option('--role <role>', 'role').choices(ROLES).default('analyst'))
+  .action(action(async (name: string, o: { data: string; store?: string; role: string }) => {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw new TgError('TG_E_USAGE', 'user names are 1-64 letters, digits, dot, dash or underscore');
+    const { hashPassword, newSecret } = await import('./auth/secrets.js');
+    const password = newSecret(12);
+    await withStore(o, async (s) => {
+      if (await s.getUser(name)) throw new TgError('TG_E_USAGE', `user ${name} already exists`);
+      await s.createUser({ name, passwordHash: hashPassword(password), role: o.role, mustChange: true, disabled: false });
+    });
+    process.stdout.write(`user ${name} added with role ${o.role}\npassword: ${password}\n(one-time: it must be changed at first login)\n`);
+  }));
+user.command('disable')
+  .argument('<name>')
+  .addOption(dataOpt()).addOption(storeOpt())
+  .action(action(async (name: string, o: { data: string; store?: string }) => {
+    if (!(await withStore(o, (s) => s.updateUser(name, { disabled: true })))) throw new TgError('TG_E_NOT_FOUND', `no user ${name}`);
+    process.stdout.write(`user ${name} disabled\n`);
+  }));
+user.command('reset')
+  .argument('<name>')
+  .addOption(dataOpt()).addOption(storeOpt())
+  .action(action(async (name: string, o: { data: string; store?: string }) => {
+    const { hashPassword, newSecret } = await import('./auth/secrets.js');
+    const password = newSecret(12);
+    if (!(await withStore(o, (s) => s.updateUser(name, { passwordHash: hashPassword(password), mustChange: true, disabled: false })))) {
+      throw new TgError('TG_E_NOT_FOUND', `no user ${name}`);
+    }
+    process.stdout.write(`password of ${name} reset\npassword: ${password}\n(one-time: it must be changed at first login)\n`);
+  }));
+
 const usb = program.command('usb').description('removable media control');
 usb.command('exception')
   .description('grant one device on one host a temporary, signed exception (who approved it and why)')

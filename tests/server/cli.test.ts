@@ -127,4 +127,32 @@ describe('termguard-server', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain('TG_E_CONFIG');
   });
+
+  it('adds, resets and disables console users with hashed one-time passwords', async () => {
+    const data = tempDir('tg-init-');
+    await cli('server', ['init', '--data', data]);
+    const add = await cli('server', ['user', 'add', 'wang', '--role', 'secadmin', '--data', data]);
+    expect(add.code).toBe(0);
+    const pw = /^password: (\S+)$/m.exec(add.stdout)![1]!;
+    const { SqliteStore } = await import('../../server/store/sqlite.js');
+    const { verifyPassword } = await import('../../server/auth/secrets.js');
+    const s1 = new SqliteStore(join(data, 'termguard.db'));
+    const u = (await s1.getUser('wang'))!;
+    await s1.close();
+    expect(u).toMatchObject({ role: 'secadmin', mustChange: true, disabled: false });
+    expect(u.passwordHash).not.toContain(pw);
+    expect(verifyPassword(pw, u.passwordHash)).toBe(true);
+    expect((await cli('server', ['user', 'add', 'wang', '--data', data])).stderr).toContain('already exists');
+    expect((await cli('server', ['user', 'add', 'x', '--role', 'root', '--data', data])).code).not.toBe(0);
+    const reset = await cli('server', ['user', 'reset', 'wang', '--data', data]);
+    const pw2 = /^password: (\S+)$/m.exec(reset.stdout)![1]!;
+    expect(pw2).not.toBe(pw);
+    expect((await cli('server', ['user', 'disable', 'wang', '--data', data])).code).toBe(0);
+    const s2 = new SqliteStore(join(data, 'termguard.db'));
+    const after = (await s2.getUser('wang'))!;
+    await s2.close();
+    expect(after.disabled).toBe(true);
+    expect(verifyPassword(pw2, after.passwordHash)).toBe(true);
+    expect((await cli('server', ['user', 'disable', 'nobody', '--data', data])).stderr).toContain('TG_E_NOT_FOUND');
+  });
 });
