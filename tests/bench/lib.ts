@@ -19,6 +19,20 @@ export const HOST = '127.0.0.1';
 // ── cleanup ─────────────────────────────────────────────────────────────
 const children = new Set<ChildProcess>();
 const temps = new Set<string>();
+const undo = new Set<() => void>();
+
+/** Run `fn` (synchronous: it must work in an exit handler) before temp folders go, however the run ends; call the result to drop it. */
+export function atCleanup(fn: () => void): () => void {
+  undo.add(fn);
+  return () => undo.delete(fn);
+}
+
+function runUndo(): void {
+  for (const fn of [...undo]) {
+    undo.delete(fn);
+    try { fn(); } catch { /* best effort */ }
+  }
+}
 
 export function track<C extends ChildProcess>(c: C): C {
   children.add(c);
@@ -49,11 +63,13 @@ export function stopChild(c: ChildProcess, graceMs = 10_000): Promise<void> {
 
 export async function cleanup(): Promise<void> {
   await Promise.all([...children].map((c) => stopChild(c, 3000)));
+  runUndo();
   for (const d of [...temps]) removeTemp(d);
 }
 
 process.once('exit', () => {
   for (const c of children) c.kill('SIGKILL');
+  runUndo();
   for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {

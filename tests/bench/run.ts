@@ -1,12 +1,13 @@
-/** `npm run bench [-- ingest|enroll|idle|inventory|inventory-rss …]`: runs the named benchmarks (all by default), one after another. */
+/** `npm run bench [-- ingest|enroll|idle|inventory|inventory-rss|usb …]`: runs the named benchmarks (all by default), one after another. */
 import { cleanup } from './lib.js';
 import { ingest } from './ingest.js';
 import { enrollBench } from './enroll.js';
 import { idle } from './idle.js';
 import { inventoryBench } from './inventory.js';
 import { inventoryRss } from './inventory-rss.js';
+import { usb } from './usb.js';
 
-const BENCHES: Record<string, () => Promise<void>> = { ingest, enroll: enrollBench, idle, inventory: inventoryBench, 'inventory-rss': inventoryRss };
+const BENCHES: Record<string, () => Promise<void>> = { ingest, enroll: enrollBench, idle, inventory: inventoryBench, 'inventory-rss': inventoryRss, usb };
 
 const names = process.argv.slice(2);
 const unknown = names.filter((n) => !(n in BENCHES));
