@@ -22,7 +22,8 @@
  */
 import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { lstat, open, readlink, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { newEvent, type AgentEvent } from '../../shared/events.js';
 import type { Part } from '../supervisor.js';
@@ -74,6 +75,8 @@ interface Watched {
   /** Initial-scan files changed (ctime) at or after this are reported as written. */
   cutoffMs: number;
   window: Window | null;
+  /** Files reported since the mount: a reconcile pass never reports one twice. */
+  reported: Set<string>;
 }
 
 interface Window {
@@ -194,7 +197,7 @@ export class FileAudit implements Part {
   private settling = 0;
   private stopping = false;
   private enabled: boolean;
-  readonly stats = { seen: 0, events: 0, bursts: 0, hashedFiles: 0, hashedBytes: 0, unread: 0, maxQueue: 0, preexisting: 0, caughtInScan: 0 };
+  readonly stats = { seen: 0, events: 0, bursts: 0, hashedFiles: 0, hashedBytes: 0, unread: 0, maxQueue: 0, preexisting: 0, caughtInScan: 0, reconciled: 0 };
 
   private readonly hashMax: number;
   private readonly threshold: number;
@@ -295,7 +298,7 @@ export class FileAudit implements Part {
       usePolling: false,
     });
     const w: Watched = {
-      mount: m, dev, watcher, readyDone: false, cutoffMs: m.seenAt - (this.o.initialSlackMs ?? 2000), window: null,
+      mount: m, dev, watcher, readyDone: false, cutoffMs: m.seenAt - (this.o.initialSlackMs ?? 2000), window: null, reported: new Set(),
       ready: new Promise((r) => watcher.once('ready', () => { w.readyDone = true; r(); })),
     };
     watcher.on('add', (p: string, st?: Stats) => {
@@ -308,6 +311,14 @@ export class FileAudit implements Part {
     });
     watcher.on('error', (e: unknown) => this.o.onError?.(new Error(`watch ${JSON.stringify(m.mountPoint)}`, { cause: e })));
     this.watched.set(m.mountPoint, w);
+    // chokidar can miss a copy that starts while it sets up (its scan sees an empty root, its watch
+    // is not in place yet): once ready, and again a little later, walk the volume for files written
+    // since the mount that nothing reported, and watch directories it does not.
+    void w.ready.then(async () => {
+      await this.reconcile(w);
+      await new Promise((r) => setTimeout(r, 2000).unref());
+      await this.reconcile(w);
+    });
     // Not awaiting `ready`: the initial scan of a big volume takes seconds and must not hold up
     // the mount watcher; files met during it are sorted by ctime (onInitial).
   }
@@ -325,7 +336,7 @@ export class FileAudit implements Part {
   }
 
   /** A file met before `ready`: already on the volume (skip), or written since the mount (audit). */
-  private async onInitial(w: Watched, path: string, st: Stats | undefined, event: 'add' | 'change'): Promise<void> {
+  private async onInitial(w: Watched, path: string, st: Stats | undefined, event: 'add' | 'change', reconciled = false): Promise<void> {
     let ctime = st?.ctimeMs;
     if (ctime === undefined) {
       try {
@@ -338,7 +349,7 @@ export class FileAudit implements Part {
       this.stats.preexisting++;
       return;
     }
-    this.stats.caughtInScan++;
+    if (!reconciled) this.stats.caughtInScan++;
     // chokidar applies awaitWriteFinish only after `ready`: wait for the write to finish here.
     this.settling++;
     try {
@@ -351,7 +362,45 @@ export class FileAudit implements Part {
     this.checkIdle();
   }
 
+  /** Report files written since the mount that no event named; watch directories chokidar missed. */
+  private async reconcile(w: Watched): Promise<void> {
+    if (this.watched.get(w.mount.mountPoint) !== w) return;
+    const watchedDirs = new Set(Object.keys(w.watcher.getWatched()));
+    let budget = 200_000;
+    const walk = async (dir: string, depth: number): Promise<void> => {
+      if (depth > 64 || budget <= 0) return;
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch {
+        return;
+      }
+      if (!watchedDirs.has(dir)) w.watcher.add(dir);
+      for (const name of names) {
+        if (--budget <= 0) return;
+        const p = join(dir, name);
+        let st;
+        try {
+          st = await lstat(p);
+        } catch {
+          continue;
+        }
+        if (st.dev !== w.dev) continue; // another file system mounted below: not this volume
+        if (st.isDirectory()) await walk(p, depth + 1);
+        else if ((st.isFile() || st.isSymbolicLink()) && st.ctimeMs >= w.cutoffMs && !w.reported.has(p)) {
+          // Through the initial path: it waits for the write to finish before the file is read.
+          this.stats.reconciled++;
+          void this.onInitial(w, p, st, 'add', true);
+        }
+      }
+    };
+    await walk(w.mount.mountPoint, 0);
+  }
+
   private onFile(w: Watched, event: 'add' | 'change', path: string): void {
+    // A file reconciled first and then announced by chokidar is one file, reported once.
+    if (event === 'add' && w.reported.has(path)) return;
+    w.reported.add(path);
     this.stats.seen++;
     const now = Date.now();
     let win = w.window;

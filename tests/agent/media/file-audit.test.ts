@@ -52,6 +52,32 @@ describe('FileAudit', () => {
     expect(audit.stats).toMatchObject({ preexisting: 1, caughtInScan: 1 });
   });
 
+  it('a copy that starts while the watcher is still being set up is reported whole (reconcile pass)', async () => {
+    // Before the reconcile pass about half of these runs reported nothing: chokidar scanned an
+    // empty root and its watch came too late for the directories cp made.
+    for (let round = 0; round < 3; round++) {
+      const src = mkdtempSync(join(tmpdir(), 'tg-fa-src-'));
+      for (let d = 0; d < 5; d++) {
+        mkdirSync(join(src, `d${d}`));
+        for (let f = 0; f < 10; f++) writeFileSync(join(src, `d${d}`, `f${f}.bin`), `${d}/${f}`);
+      }
+      const dst = mkdtempSync(join(tmpdir(), 'tg-fa-dst-'));
+      const got = new Set<string>();
+      const audit = new FileAudit({ emit: (e) => { if (e.type === 'media.file_written') got.add(String(e.data.path)); }, enabled: true, stabilityMs: 100 });
+      const ac = new AbortController();
+      const running = audit.run(ac.signal);
+      await audit.mounted({ device: '/dev/test', mountPoint: dst, removable: true });
+      execFileSync('cp', ['-r', join(src, '.'), dst]); // blocks the event loop: the worst case
+      const deadline = Date.now() + 10_000;
+      while (got.size < 50 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      ac.abort();
+      await running;
+      expect(got.size, `round ${round}`).toBe(50);
+      rmSync(src, { recursive: true, force: true });
+      rmSync(dst, { recursive: true, force: true });
+    }
+  });
+
   it('a full queue: files are counted in the summary unread, never dropped silently', async () => {
     const { dir, events, audit, mount } = setup({ queueMax: 5, concurrency: 1, burstThreshold: 1000, burstWindowMs: 800 });
     await audit.mounted(mount);
