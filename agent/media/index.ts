@@ -9,6 +9,7 @@ import type { Part } from '../supervisor.js';
 import type { AgentEvent } from '../../shared/events.js';
 import { FileAudit, type FileAuditOptions } from './file-audit.js';
 import { MountWatcher, type MountedMedia } from './mount-watch.js';
+import { VolumeWatcher } from './volumes.js';
 
 export interface MediaParts {
   parts: Part[];
@@ -27,7 +28,19 @@ export function makeMediaParts(opts: {
   audit?: Partial<FileAuditOptions>;
   platform?: NodeJS.Platform;
 }): MediaParts {
-  if ((opts.platform ?? process.platform) !== 'linux') return { parts: [], watcher: null, audit: null };
+  const platform = opts.platform ?? process.platform;
+  if (platform === 'win32' || platform === 'darwin') {
+    // No mountinfo there: a poll of the removable volumes feeds the same file audit.
+    const audit = new FileAudit({ emit: opts.emit, enabled: opts.auditFiles, ...(opts.onError ? { onError: opts.onError } : {}), ...opts.audit });
+    const volumes = new VolumeWatcher({
+      platform, run: opts.run, emit: opts.emit,
+      onMounted: (v) => audit.mounted({ device: v.device, mountPoint: v.mountPoint, removable: true }),
+      onUnmounted: (v) => audit.unmounted({ mountPoint: v.mountPoint }),
+      ...(opts.onError ? { onError: opts.onError } : {}),
+    });
+    return { parts: [volumes, audit], watcher: null, audit };
+  }
+  if (platform !== 'linux') return { parts: [], watcher: null, audit: null };
   const audit = new FileAudit({ emit: opts.emit, enabled: opts.auditFiles, ...(opts.onError ? { onError: opts.onError } : {}), ...opts.audit });
   const watcher = new MountWatcher({
     procfs: opts.config.paths.procfs,

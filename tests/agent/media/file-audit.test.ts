@@ -129,12 +129,15 @@ describe('FileAudit', () => {
 });
 
 describe('makeMediaParts', () => {
-  it('wires the mount watcher to the file audit on Linux; no parts elsewhere', async () => {
+  it('wires the mount watcher to the file audit on Linux, the volume poll on Windows and macOS', async () => {
     const { makeMediaParts } = await import('../../../agent/media/index.js');
     const { AgentConfigSchema } = await import('../../../agent/config.js');
     const config = AgentConfigSchema.parse({ media: { removableDevices: ['/dev/loop*'] } });
     const run = async () => ({ stdout: '', stderr: '', code: 0 });
-    expect(makeMediaParts({ config, run, emit: () => undefined, auditFiles: true, platform: 'win32' }).parts).toEqual([]);
+    for (const platform of ['win32', 'darwin'] as const) {
+      expect(makeMediaParts({ config, run, emit: () => undefined, auditFiles: true, platform }).parts.map((p) => p.name)).toEqual(['media.volumes', 'media.file_audit']);
+    }
+    expect(makeMediaParts({ config, run, emit: () => undefined, auditFiles: true, platform: 'aix' }).parts).toEqual([]);
     const m = makeMediaParts({ config, run, emit: () => undefined, auditFiles: true, platform: 'linux' });
     expect(m.parts.map((p) => p.name)).toEqual(['media.mounts', 'media.file_audit']);
   });
