@@ -138,7 +138,8 @@ export class AgentRuntime {
       serverReachable: this.sender.reachable, lastContact: this.sender.lastContact, lastError: this.sender.lastError,
       policyVersion: this.state.policyVersion, spool: this.spool.depth(), rejected: this.sender.rejected,
     };
-    writeFileAtomic(statePaths(this.stateDir).status, JSON.stringify(s, null, 2) + '\n', 0o644);
+    // Rewritten every few seconds and only informational: atomic, but not worth two fsyncs each time.
+    writeFileAtomic(statePaths(this.stateDir).status, JSON.stringify(s, null, 2) + '\n', 0o644, { durable: false });
   }
 
   private heartbeat(): Part {

@@ -3,8 +3,13 @@ import { closeSync, fsyncSync, openSync, renameSync, writeSync, readFileSync, st
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-/** Write a file atomically: temp file in the same folder, fsync, rename, fsync the folder. */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
+/**
+ * Write a file atomically: temp file in the same folder, fsync, rename, fsync the folder.
+ * `durable: false` keeps the rename's atomicity but skips both fsyncs, for files that are only
+ * informational and rewritten every few seconds (the agent's status.json).
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600, opts: { durable?: boolean } = {}): void {
+  const durable = opts.durable ?? true;
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
@@ -12,7 +17,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } catch (e) {
     closeSync(fd);
     try { unlinkSync(tmp); } catch { /* already gone */ }
@@ -20,7 +25,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   }
   closeSync(fd);
   renameSync(tmp, path);
-  fsyncDir(dir);
+  if (durable) fsyncDir(dir);
 }
 
 export function fsyncDir(dir: string): void {
