@@ -6,14 +6,14 @@
  * Devices present at start come out as `attached` in the first round.
  */
 import { spawn as nodeSpawn } from 'node:child_process';
-import { constants } from 'node:fs';
-import { access, lstat } from 'node:fs/promises';
+import { constants, lstatSync, readdirSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { UsbDevice } from '../../../shared/usb.js';
 import type { Part } from '../../supervisor.js';
 import { CollectorUnsupported } from '../types.js';
 import { readUsbSysfs } from './linux.js';
-import { listNames, usbDevicesDir } from './linux-fs.js';
+import { usbDevicesDir } from './linux-fs.js';
 import { buildUsbDevices, diffUsbDevices, isDeviceName } from './parse.js';
 
 export interface UsbChange {
@@ -63,17 +63,23 @@ export async function whichBinary(bin: string): Promise<string | null> {
  * back at the same port between two polls keeps its name but comes back as a new directory.
  */
 async function listingKey(dir: string): Promise<string> {
-  const names = await listNames(dir);
-  const parts = await Promise.all(names.map(async (n) => {
+  // Synchronous on purpose: a sysfs directory of a few dozen entries is read in microseconds, and
+  // four times a second an async call's thread-pool round trip costs more than the read itself.
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return '';
+  }
+  return names.map((n) => {
     try {
       // Inode numbers are reused at once; inode plus change time tells a new directory apart.
-      const st = await lstat(join(dir, n), { bigint: true });
+      const st = lstatSync(join(dir, n), { bigint: true });
       return `${n}@${st.ino}.${st.ctimeNs}`;
     } catch {
       return n;
     }
-  }));
-  return parts.join('\n');
+  }).join('\n');
 }
 
 /** Entries present in both listings whose directory changed (new inode). */
