@@ -25,6 +25,18 @@ export const AgentConfigSchema = z.strictObject({
     checks: z.number().min(60).max(7 * 86_400).default(21_600).describe('seconds between hardening check runs (host.check)'),
     attest: z.number().min(300).max(30 * 86_400).default(86_400).describe('seconds between signed attestations (host.attestation)'),
   }).prefault({}),
+  egress: z.strictObject({
+    pollMs: z.number().int().min(100).max(60_000).default(1000).describe('milliseconds between reads of the connection table and network paths'),
+    socketEvents: z.boolean().default(true).describe('catch short-lived connections with ss -E / conntrack -E children (root only)'),
+    probeSeconds: z.number().min(10).max(86_400).default(300).describe('seconds between runs of the policy probes (also at start, on network and policy change)'),
+    aggregateSeconds: z.number().min(1).max(86_400).default(60).describe('seconds between reports of repeated violations (count, last seen)'),
+    blockedSeconds: z.number().min(1).max(86_400).default(30).describe('seconds between egress.blocked reports while enforcing'),
+    retrySeconds: z.number().min(1).max(86_400).default(60).describe('seconds before enforcement is tried again after a rollback or failure'),
+    verifyAttempts: z.number().int().min(1).max(20).default(3).describe('connection attempts to the server after applying rules before rolling back'),
+    verifyTimeoutMs: z.number().int().min(100).max(60_000).default(5000).describe('timeout of each verification attempt'),
+    probeTimeoutMs: z.number().int().min(100).max(60_000).default(3000).describe('timeout of each reachability probe'),
+    nft: z.string().default('nft').describe('nft program (Linux enforcement)'),
+  }).prefault({}),
   spool: z.strictObject({
     maxBytes: z.number().int().min(64 * 1024).default(256 * 1024 * 1024).describe('byte cap of the on-disk spool'),
   }).prefault({}),

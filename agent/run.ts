@@ -29,6 +29,8 @@ import { makeMediaParts, type MediaParts } from './media/index.js';
 import { MediaControl } from './media/control.js';
 import { appliedPolicy } from './checks/host.js';
 import type { Policy } from '../shared/policy.js';
+import { makeEgress, resolveServer, tlsReach } from './egress/index.js';
+import type { EgressControl } from './egress/control.js';
 
 export interface AgentStatusFile {
   pid: number;
@@ -53,6 +55,7 @@ export class AgentRuntime {
   readonly usb: UsbControl | null;
   readonly media: MediaParts;
   readonly mediaControl: MediaControl;
+  readonly egress: EgressControl | null;
   private applied: { version: number; policy: Policy };
   private readonly started = Date.now();
   private policySeen: number;
@@ -91,6 +94,12 @@ export class AgentRuntime {
       onMounted: (m) => this.mediaControl.mounted(m),
       onError: (err) => mediaLog.warn({ err: err.message }, 'media watch'),
     });
+    const paths = statePaths(stateDir);
+    this.egress = makeEgress(config, agentRunner, {
+      policy: () => this.applied.policy, emit: (...e) => this.emit(...e),
+      serverEndpoints: () => resolveServer([this.state.agentUrl, this.state.serverUrl]),
+      reachServer: (ms) => tlsReach(this.state.agentUrl, { ca: paths.ca, cert: paths.cert, key: paths.key }, ms),
+    }, log.child({ part: 'egress' }));
   }
 
   static async open(stateDir: string, config: AgentConfig, log: Logger): Promise<AgentRuntime> {
@@ -127,6 +136,7 @@ export class AgentRuntime {
     void this.usb?.reevaluate();
     void this.media.audit?.setEnabled(checked.policy.usb.auditFiles);
     void this.mediaControl.reevaluate();
+    this.egress?.policyChanged();
     this.saveState({ policyVersion: version });
     await this.emit(newEvent('agent.policy_applied', 'low', ['art31'], { policyVersion: version, previous }));
     this.log.info({ version, previous }, 'policy applied');
@@ -206,6 +216,7 @@ export class AgentRuntime {
       }, (e) => this.emit(e), this.log.child({ part: 'watchdog' })));
     if (this.usb) group.add(this.usb);
     for (const p of this.media.parts) group.add(p);
+    if (this.egress) group.add(this.egress);
     let failure: unknown;
     try {
       await group.run(signal);

@@ -27,7 +27,7 @@ export const ADDED_EVENT_TYPES = [
   'agent.policy_applied', 'agent.policy_rejected', 'agent.command_unsupported', 'agent.watchdog',
   'host.clone_detected', 'host.attestation', 'host.software_changed', 'host.listening_new', 'host.admin_added',
   'host.antimalware_disabled', 'host.ip_unassigned',
-  'usb.unblocked', 'usb.exception_refused', 'media.unmounted', 'media.files_burst',
+  'usb.unblocked', 'usb.exception_refused', 'media.unmounted', 'media.files_burst', 'egress.enforcement',
 ] as const;
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
