@@ -76,6 +76,9 @@ interface Aggregate {
 const TUPLE_TTL_MS = 65_000; // longer than TIME_WAIT (60 s): the same tuple within it is the same connection
 const AGGREGATE_IDLE_MS = 3_600_000;
 
+/** Loopback by its text, before any parsing: most sockets on a busy host are local. */
+const isLoopbackText = (a: string) => a.startsWith('127.') || a === '::1' || a.startsWith('::ffff:127.');
+
 const tupleKey = (c: { proto: string; localAddress: string; localPort: number; remoteAddress: string; remotePort: number }) =>
   `${c.proto}|${unmap(c.localAddress)}|${c.localPort}|${unmap(c.remoteAddress)}|${c.remotePort}`;
 
@@ -191,14 +194,14 @@ export class EgressControl implements Part {
     this.listening = listening;
     const fresh: { conn: Conn; direction: Direction }[] = [];
     for (const r of rows) {
-      if (r.state === 'listen' || r.state === 'unconnected' || r.state === 'bound') continue;
+      if (r.state === 'listen' || r.state === 'unconnected' || r.state === 'bound' || isLoopbackText(r.remoteAddress)) continue;
+      const direction = this.direction(r.proto, r.localPort, r.state);
+      // Only violating connections are tracked: allowed traffic costs one memoised lookup per poll.
+      if (!this.violates(allow, direction, r.proto, r.remoteAddress, r.remotePort)) continue;
       const key = tupleKey(r);
       const known = this.tuples.has(key);
       this.tuples.set(key, now);
-      if (known) continue;
-      const direction = this.direction(r.proto, r.localPort, r.state);
-      if (!this.violates(allow, direction, r.proto, r.remoteAddress, r.remotePort)) continue;
-      fresh.push({ conn: r, direction });
+      if (!known) fresh.push({ conn: r, direction });
     }
     if (fresh.length && this.platform.attribute) this.platform.attribute(fresh.map((f) => f.conn).filter((c) => c.process === undefined));
     for (const f of fresh) this.record(f.direction, f.conn, 'table', now);
@@ -206,12 +209,13 @@ export class EgressControl implements Part {
     const events = this.pendingEvents;
     this.pendingEvents = [];
     for (const e of events) {
+      if (isLoopbackText(e.remoteAddress)) continue;
+      const direction = this.direction(e.proto, e.localPort, 'closed');
+      if (!this.violates(allow, direction, e.proto, e.remoteAddress, e.remotePort)) continue;
       const key = tupleKey(e);
       const known = this.tuples.has(key);
       this.tuples.set(key, now);
       if (known) continue;
-      const direction = this.direction(e.proto, e.localPort, 'closed');
-      if (!this.violates(allow, direction, e.proto, e.remoteAddress, e.remotePort)) continue;
       this.record(direction, {
         proto: e.proto, family: e.remoteAddress.includes(':') && !e.remoteAddress.startsWith('::ffff:') ? 6 : 4,
         localAddress: e.localAddress, localPort: e.localPort, remoteAddress: e.remoteAddress, remotePort: e.remotePort,
