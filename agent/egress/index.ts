@@ -8,12 +8,16 @@ import type { AgentConfig } from '../config.js';
 import type { Runner } from '../exec.js';
 import { EgressControl, type EgressDeps, type EgressPlatform } from './control.js';
 import { linuxEgress } from './linux/index.js';
+import { darwinEgress, win32Egress } from './platforms.js';
 import type { Family } from './types.js';
 
 export function egressPlatform(config: AgentConfig, run: Runner, platform: NodeJS.Platform = process.platform): EgressPlatform | null {
   if (platform === 'linux') {
     return linuxEgress({ procfs: config.paths.procfs, sysfs: config.paths.sysfs, root: '/', run, socketEvents: config.egress.socketEvents, nft: config.egress.nft });
   }
+  const ctx = { platform, root: '/', procfs: config.paths.procfs, sysfs: config.paths.sysfs, run, now: new Date() };
+  if (platform === 'win32') return win32Egress(run, config.egress.pollMs, ctx);
+  if (platform === 'darwin') return darwinEgress(run, ctx);
   return null;
 }
 
