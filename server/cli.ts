@@ -15,6 +15,8 @@ import { loadConfig, dataPaths } from './config.js';
 import { createEnrollToken } from './tokens.js';
 import { startServer } from './server.js';
 import type { Store } from './store/types.js';
+import { ROLES } from './auth/roles.js';
+import { writeFileAtomic } from '../shared/fs.js';
 
 const program = new Command('termguard-server')
   .description('termguard management server: PKI, agent API (mutual TLS), store and console')
@@ -184,7 +186,6 @@ program.command('host')
     process.stdout.write(ok ? `host ${id} revoked; its connections close within seconds\n` : `host ${id} was already revoked\n`);
   }));
 
-const ROLES = ['admin', 'sysadmin', 'secadmin', 'auditor', 'analyst'] as const;
 const user = program.command('user').description('console users (passwords are stored as scrypt hashes)');
 user.command('add')
   .argument('<name>')
@@ -237,6 +238,24 @@ usb.command('exception')
       hostId: o.host, vendorId, productId, serial: o.serial, ttlMs: parseDuration(o.ttl), approvedBy: o.by, reason: o.reason,
     }));
     process.stdout.write(`exception ${g.exception.id} granted to host ${g.exception.hostId} for ${o.device} serial ${o.serial} until ${g.exception.notAfter}\n`);
+  }));
+
+const report = program.command('report').description('reports (art23)');
+report.command('monthly')
+  .description('the monthly information security report: fleet, compliance, violations by type and article, coverage gaps, drills')
+  .addOption(dataOpt()).addOption(storeOpt())
+  .requiredOption('--month <YYYY-MM>', 'the month')
+  .addOption(new Option('--format <format>', 'output format').choices(['html', 'csv', 'json']).default('html'))
+  .option('--out <file>', 'write here (default: standard output)')
+  .action(action(async (o: { data: string; store?: string; month: string; format: 'html' | 'csv' | 'json'; out?: string }) => {
+    const { validateMonth, renderMonthlyHtml, renderMonthlyCsv, monthlyJson } = await import('./reports/monthly.js');
+    const { buildMonthlyData } = await import('./reports/monthly-data.js');
+    if (!validateMonth(o.month)) throw new TgError('TG_E_USAGE', `--month: expected YYYY-MM, not ${o.month}`);
+    const config = loadConfig(resolve(o.data));
+    const data = await withStore(o, (store) => buildMonthlyData({ store, config }, o.month));
+    const text = o.format === 'html' ? renderMonthlyHtml(data) : o.format === 'csv' ? renderMonthlyCsv(data) : monthlyJson(data);
+    if (o.out) writeFileAtomic(resolve(o.out), text, 0o640);
+    else process.stdout.write(text);
   }));
 
 const attest = program.command('attest').description('hardening attestations (art11)');

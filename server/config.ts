@@ -22,6 +22,10 @@ export const ServerConfigSchema = z.strictObject({
   agentCertDays: z.number().int().min(1).max(825).default(90),
   /** How often the server re-reads revocations (other processes, `host revoke`): open connections close within this. */
   revocationPollSeconds: z.number().min(0.2).max(60).default(5),
+  /** Shown on reports. */
+  institution: z.string().max(200).optional(),
+  /** IANA zone for report day and month boundaries. */
+  timeZone: z.string().max(64).default('Asia/Shanghai'),
 });
 export type ServerConfig = z.output<typeof ServerConfigSchema>;
 

@@ -5,6 +5,7 @@ import type { ServerConfig } from './config.js';
 import type { Store } from './store/types.js';
 import type { Revocations } from './revocation.js';
 import type { CommandHub } from './commands-hub.js';
+import type { ViolationDraft, ViolationRow } from './store/types.js';
 
 export interface ServerContext {
   store: Store;
@@ -14,4 +15,12 @@ export interface ServerContext {
   revocations: Revocations;
   hub: CommandHub;
   log: Logger;
+  /** New violations (alerts forward them). */
+  onViolations?: (v: ViolationDraft[]) => void;
+  /** Violations that just became overdue. */
+  onEscalated?: (v: ViolationRow[]) => void;
+  /** Alert forwarding: config check, new config, counters. */
+  validateAlerts?: (raw: unknown) => { ok: true; config: unknown } | { ok: false; error: string };
+  alertsChanged?: (config: unknown) => void;
+  alertStats?: () => unknown;
 }

@@ -25,7 +25,10 @@ import { commandsRoute } from './routes/agent/commands/index.js';
 import { renewRoute } from './routes/agent/renew/index.js';
 import { caRoute } from './routes/console/ca/index.js';
 import { enrollRoutes } from './routes/console/enroll/index.js';
-import { homeRoute } from './routes/console/home/index.js';
+import { webRoutes } from './routes/console/web/index.js';
+import { consoleApi } from './routes/console/api/index.js';
+import { startEscalation, sweepViolations } from './violations.js';
+import { startAlerting } from './alerting.js';
 import { startRetention } from './retention.js';
 
 export interface StartOptions {
@@ -77,6 +80,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   await revocations.start();
   hub.start();
   const stopRetention = startRetention(store, config.retentionDays, log);
+  const stopAlerting = await startAlerting(ctx);
+  // Violations whose events were committed just before a crash are derived now (idempotent).
+  await sweepViolations(ctx).catch((err: unknown) => log.error({ err }, 'violation sweep failed'));
+  const stopEscalation = startEscalation(ctx);
 
   const agentTls = () => ({
     ...TLS_BASE, key: server.keyPem, cert: server.certPem, ca: [ca.certPem], crl: revocations.crl,
@@ -110,7 +117,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   jsonParser(consoleApp);
   caRoute(consoleApp, ctx);
   enrollRoutes(consoleApp, ctx);
-  homeRoute(consoleApp, ctx);
+  consoleApi(consoleApp, ctx);
+  webRoutes(consoleApp);
 
   const closers: (() => Promise<void>)[] = [];
   try {
@@ -126,6 +134,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     revocations.stop();
     hub.stop();
     stopRetention();
+    stopEscalation();
+    await stopAlerting();
     await store.close();
     throw e;
   }
@@ -143,9 +153,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       revocations.stop();
       hub.stop();
       stopRetention();
+      stopEscalation();
       const agentServer = agentApp.server as unknown as HttpsServer;
       agentServer.closeAllConnections?.();
       await Promise.all([agentApp.close(), consoleApp.close()]);
+      await stopAlerting();
       await store.close();
     },
   };

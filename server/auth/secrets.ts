@@ -1,5 +1,5 @@
 /** Passwords (scrypt) and bearer secrets (tokens, renewal secrets: sha256, they are random). */
-import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 
@@ -17,6 +17,18 @@ export function verifyPassword(password: string, stored: string): boolean {
     N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem,
   });
   return timingSafeEqual(got, expected);
+}
+
+/** verifyPassword off the event loop (the server: scrypt costs ~100 ms of CPU). */
+export function verifyPasswordAsync(password: string, stored: string): Promise<boolean> {
+  const [alg, n, r, p, salt, key] = stored.split('$');
+  if (alg !== 'scrypt' || !salt || !key) return Promise.resolve(false);
+  const expected = Buffer.from(key, 'base64url');
+  return new Promise((resolve) => {
+    scrypt(password.normalize('NFC'), Buffer.from(salt, 'base64url'), expected.length, { N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem }, (err, got) => {
+      resolve(!err && timingSafeEqual(got, expected));
+    });
+  });
 }
 
 /** A random secret, URL-safe (tokens, renewal secrets, one-time passwords). */

@@ -34,4 +34,40 @@ export const MIGRATIONS: string[] = [
     disabled INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL
   );
   `,
+  `
+  ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE users ADD COLUMN locked_until TEXT;
+  ALTER TABLE users ADD COLUMN totp_secret TEXT;
+  ALTER TABLE users ADD COLUMN totp_enabled INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE users ADD COLUMN last_login TEXT;
+  CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL, last_seen TEXT NOT NULL
+  );
+  CREATE INDEX sessions_user ON sessions (user);
+  CREATE TABLE api_tokens (
+    id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL, role TEXT NOT NULL, created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL, revoked_at TEXT, last_used TEXT
+  );
+  CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY, time TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT,
+    details TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+  );
+  CREATE TABLE violations (
+    id TEXT PRIMARY KEY, host_id TEXT NOT NULL, event_id TEXT NOT NULL UNIQUE, type TEXT NOT NULL, rule TEXT NOT NULL,
+    articles TEXT NOT NULL, severity TEXT NOT NULL, summary TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'open',
+    owner TEXT, due_at TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    acked_at TEXT, acked_by TEXT, resolved_at TEXT, resolved_by TEXT, notes TEXT NOT NULL DEFAULT '[]',
+    escalated_at TEXT, drill INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX violations_state ON violations (state, created_at);
+  CREATE INDEX violations_host ON violations (host_id, created_at);
+  CREATE INDEX violations_type ON violations (type, created_at);
+  CREATE INDEX violations_due ON violations (due_at) WHERE state != 'resolved';
+  CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);
+  CREATE TABLE drills (
+    id TEXT PRIMARY KEY, host_id TEXT NOT NULL, command_seq INTEGER NOT NULL UNIQUE, started_by TEXT NOT NULL,
+    started_at TEXT NOT NULL, violation_id TEXT, acked_by TEXT, acked_at TEXT
+  );
+  `,
 ];

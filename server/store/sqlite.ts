@@ -7,7 +7,9 @@ import Database from 'better-sqlite3';
 import type { AgentEvent, StoredEvent, Severity } from '../../shared/events.js';
 import type {
   CertRow, CommandRow, EventQuery, HostRow, InsertResult, PolicyRow, Store, TokenCheck, TokenRow, UserRow, HostStatus,
+  UserPatch, SessionRow, ApiTokenRow, AuditRow, ViolationDraft, ViolationRow, ViolationQuery, ViolationState, DrillRow,
 } from './types.js';
+import { AUDIT_GENESIS, auditHash } from '../audit.js';
 import { MIGRATIONS } from './migrations.js';
 import { EventWriter, SEP, type WriteRequest, type WriteResult } from './sqlite-writer.js';
 import { WriterThread } from './sqlite-writer-client.js';
@@ -164,11 +166,19 @@ export class SqliteStore implements Store {
     const args: unknown[] = [];
     if (q.host) { where.push('host_id = ?'); args.push(q.host); }
     if (q.type) { where.push('type = ?'); args.push(q.type); }
+    if (q.types?.length) { where.push(`type IN (${q.types.map(() => '?').join(', ')})`); args.push(...q.types); }
     if (q.since) { where.push('time >= ?'); args.push(q.since); }
-    if (q.after) { where.push('(received_at, id) > (?, ?)'); args.push(q.after.receivedAt, q.after.id); }
-    const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY received_at, id LIMIT ?`;
+    if (q.until) { where.push('time < ?'); args.push(q.until); }
+    if (q.after && !q.latest) { where.push('(received_at, id) > (?, ?)'); args.push(q.after.receivedAt, q.after.id); }
+    const order = q.latest ? (q.host ? 'time DESC' : 'received_at DESC, id DESC') : 'received_at, id';
+    const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order} LIMIT ?`;
     args.push(q.limit ?? 1000);
     return (this.db.prepare(sql).all(...args) as Row[]).map(eventRow);
+  }
+
+  async getEvent(id: string): Promise<StoredEvent | null> {
+    const r = this.db.prepare('SELECT * FROM events WHERE id = ?').get(id) as Row | undefined;
+    return r ? eventRow(r) : null;
   }
 
   async countEvents(q: Pick<EventQuery, 'host' | 'type'> = {}): Promise<number> {
@@ -192,7 +202,8 @@ export class SqliteStore implements Store {
 
   async setPolicy(group: string, policy: Record<string, unknown>): Promise<PolicyRow> {
     return this.db.transaction(() => {
-      const v = (this.db.prepare('SELECT coalesce(max(version), 0) FROM policies WHERE grp = ?').pluck().get(group) as number) + 1;
+      // Versions are unique across groups: a host moved to another group always sees a new version.
+      const v = (this.db.prepare('SELECT coalesce(max(version), 0) FROM policies').pluck().get() as number) + 1;
       const createdAt = new Date().toISOString();
       this.db.prepare('INSERT INTO policies (grp, version, body, created_at) VALUES (?, ?, ?, ?)').run(group, v, JSON.stringify(policy), createdAt);
       return { group, version: v, policy, createdAt };
@@ -218,26 +229,273 @@ export class SqliteStore implements Store {
   }
 
   // ── users ───────────────────────────────────────────────────────────
-  async createUser(u: Omit<UserRow, 'createdAt'>): Promise<void> {
+  async createUser(u: Pick<UserRow, 'name' | 'passwordHash' | 'role' | 'mustChange' | 'disabled'>): Promise<void> {
     this.db.prepare('INSERT INTO users (name, password_hash, role, must_change, disabled, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(u.name, u.passwordHash, u.role, u.mustChange ? 1 : 0, u.disabled ? 1 : 0, new Date().toISOString());
   }
 
   async getUser(name: string): Promise<UserRow | null> {
     const r = this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as Row | undefined;
-    return r ? { name: String(r.name), passwordHash: String(r.password_hash), role: String(r.role), mustChange: r.must_change === 1, disabled: r.disabled === 1, createdAt: String(r.created_at) } : null;
+    return r ? userRow(r) : null;
   }
 
-  async updateUser(name: string, patch: Partial<Pick<UserRow, 'passwordHash' | 'role' | 'mustChange' | 'disabled'>>): Promise<boolean> {
+  async listUsers(): Promise<UserRow[]> {
+    return (this.db.prepare('SELECT * FROM users ORDER BY name').all() as Row[]).map(userRow);
+  }
+
+  async updateUser(name: string, patch: UserPatch): Promise<boolean> {
+    const cols: Record<keyof UserPatch, string> = {
+      passwordHash: 'password_hash', role: 'role', mustChange: 'must_change', disabled: 'disabled', failedLogins: 'failed_logins',
+      lockedUntil: 'locked_until', totpSecret: 'totp_secret', totpEnabled: 'totp_enabled', lastLogin: 'last_login',
+    };
     const sets: string[] = [];
     const args: unknown[] = [];
-    if (patch.passwordHash !== undefined) { sets.push('password_hash = ?'); args.push(patch.passwordHash); }
-    if (patch.role !== undefined) { sets.push('role = ?'); args.push(patch.role); }
-    if (patch.mustChange !== undefined) { sets.push('must_change = ?'); args.push(patch.mustChange ? 1 : 0); }
-    if (patch.disabled !== undefined) { sets.push('disabled = ?'); args.push(patch.disabled ? 1 : 0); }
+    for (const [k, v] of Object.entries(patch) as [keyof UserPatch, unknown][]) {
+      if (v === undefined) continue;
+      sets.push(`${cols[k]} = ?`);
+      args.push(typeof v === 'boolean' ? (v ? 1 : 0) : v);
+    }
     if (!sets.length) return false;
     return this.db.prepare(`UPDATE users SET ${sets.join(', ')} WHERE name = ?`).run(...args, name).changes > 0;
   }
+
+  // ── sessions and API tokens ─────────────────────────────────────────
+  async createSession(x: SessionRow): Promise<void> {
+    this.db.prepare('INSERT INTO sessions (id_hash, user, csrf, created_at, expires_at, last_seen) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(x.idHash, x.user, x.csrf, x.createdAt, x.expiresAt, x.lastSeen);
+  }
+
+  async getSession(idHash: string): Promise<SessionRow | null> {
+    const r = this.db.prepare('SELECT * FROM sessions WHERE id_hash = ?').get(idHash) as Row | undefined;
+    return r ? { idHash: String(r.id_hash), user: String(r.user), csrf: String(r.csrf), createdAt: String(r.created_at), expiresAt: String(r.expires_at), lastSeen: String(r.last_seen) } : null;
+  }
+
+  async touchSession(idHash: string, lastSeen: string, expiresAt: string): Promise<void> {
+    this.db.prepare('UPDATE sessions SET last_seen = ?, expires_at = ? WHERE id_hash = ?').run(lastSeen, expiresAt, idHash);
+  }
+
+  async deleteSession(idHash: string): Promise<void> {
+    this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(idHash);
+  }
+
+  async deleteUserSessions(user: string): Promise<number> {
+    return this.db.prepare('DELETE FROM sessions WHERE user = ?').run(user).changes;
+  }
+
+  async createApiToken(t: ApiTokenRow & { hash: string }): Promise<void> {
+    this.db.prepare('INSERT INTO api_tokens (id, hash, name, role, created_by, created_at, revoked_at, last_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(t.id, t.hash, t.name, t.role, t.createdBy, t.createdAt, t.revokedAt, t.lastUsed);
+  }
+
+  async apiTokenByHash(hash: string): Promise<ApiTokenRow | null> {
+    const r = this.db.prepare('SELECT * FROM api_tokens WHERE hash = ?').get(hash) as Row | undefined;
+    return r ? apiTokenRow(r) : null;
+  }
+
+  async listApiTokens(): Promise<ApiTokenRow[]> {
+    return (this.db.prepare('SELECT * FROM api_tokens ORDER BY created_at').all() as Row[]).map(apiTokenRow);
+  }
+
+  async revokeApiToken(id: string, at: string): Promise<boolean> {
+    return this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes > 0;
+  }
+
+  async touchApiToken(id: string, at: string): Promise<void> {
+    this.db.prepare('UPDATE api_tokens SET last_used = ? WHERE id = ?').run(at, id);
+  }
+
+  // ── audit log ───────────────────────────────────────────────────────
+  async appendAudit(a: { time: string; actor: string; action: string; target: string | null; details: Record<string, unknown> }): Promise<AuditRow> {
+    return this.db.transaction((): AuditRow => {
+      const last = this.db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
+      const seq = last ? Number(last.seq) + 1 : 1;
+      const prevHash = last ? String(last.hash) : AUDIT_GENESIS;
+      const row = { seq, ...a, prevHash, hash: auditHash(prevHash, { seq, ...a }) };
+      this.db.prepare('INSERT INTO audit_log (seq, time, actor, action, target, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(seq, a.time, a.actor, a.action, a.target, JSON.stringify(a.details), prevHash, row.hash);
+      return row;
+    }).immediate();
+  }
+
+  async listAudit(q: { afterSeq?: number; limit?: number; desc?: boolean }): Promise<AuditRow[]> {
+    const rows = q.desc
+      ? this.db.prepare('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ? OFFSET 0').all(q.limit ?? 100)
+      : this.db.prepare('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').all(q.afterSeq ?? 0, q.limit ?? 100);
+    return (rows as Row[]).map((r) => ({
+      seq: Number(r.seq), time: String(r.time), actor: String(r.actor), action: String(r.action), target: (r.target as string | null) ?? null,
+      details: JSON.parse(String(r.details)) as Record<string, unknown>, prevHash: String(r.prev_hash), hash: String(r.hash),
+    }));
+  }
+
+  async countAudit(): Promise<number> {
+    return this.db.prepare('SELECT count(*) FROM audit_log').pluck().get() as number;
+  }
+
+  // ── violations ──────────────────────────────────────────────────────
+  async insertViolations(drafts: ViolationDraft[]): Promise<ViolationDraft[]> {
+    if (!drafts.length) return [];
+    const ins = this.db.prepare(`INSERT INTO violations (id, host_id, event_id, type, rule, articles, severity, summary, due_at, created_at, updated_at, drill)
+                                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`);
+    return this.db.transaction(() => drafts.filter((d) => ins.run(d.id, d.hostId, d.eventId, d.type, d.rule, JSON.stringify(d.articles), d.severity, d.summary, d.dueAt, d.createdAt, d.createdAt, d.drill ? 1 : 0).changes > 0)).immediate();
+  }
+
+  async getViolation(id: string): Promise<ViolationRow | null> {
+    const r = this.db.prepare('SELECT * FROM violations WHERE id = ?').get(id) as Row | undefined;
+    return r ? violationRow(r) : null;
+  }
+
+  async listViolations(q: ViolationQuery): Promise<{ items: ViolationRow[]; total: number }> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.state === 'unresolved') where.push("state != 'resolved'");
+    else if (q.state) { where.push('state = ?'); args.push(q.state); }
+    if (q.type) { where.push('type = ?'); args.push(q.type); }
+    if (q.host) { where.push('host_id = ?'); args.push(q.host); }
+    if (q.owner) { where.push('owner = ?'); args.push(q.owner); }
+    if (q.severity) { where.push('severity = ?'); args.push(q.severity); }
+    if (q.article) { where.push('EXISTS (SELECT 1 FROM json_each(violations.articles) WHERE value = ?)'); args.push(q.article); }
+    if (q.overdueAt) { where.push("state != 'resolved' AND due_at < ?"); args.push(q.overdueAt); }
+    if (q.drill !== undefined) { where.push('drill = ?'); args.push(q.drill ? 1 : 0); }
+    if (q.createdFrom) { where.push('created_at >= ?'); args.push(q.createdFrom); }
+    if (q.createdTo) { where.push('created_at < ?'); args.push(q.createdTo); }
+    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = this.db.prepare(`SELECT count(*) FROM violations ${w}`).pluck().get(...args) as number;
+    const items = (this.db.prepare(`SELECT * FROM violations ${w} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`)
+      .all(...args, Math.min(q.limit ?? 50, 1000), q.offset ?? 0) as Row[]).map(violationRow);
+    return { items, total };
+  }
+
+  async updateViolation(id: string, patch: Partial<Pick<ViolationRow, 'state' | 'owner' | 'dueAt' | 'ackedAt' | 'ackedBy' | 'resolvedAt' | 'resolvedBy' | 'notes' | 'escalatedAt'>>, from?: ViolationState[]): Promise<boolean> {
+    const cols: Record<string, string> = {
+      state: 'state', owner: 'owner', dueAt: 'due_at', ackedAt: 'acked_at', ackedBy: 'acked_by', resolvedAt: 'resolved_at',
+      resolvedBy: 'resolved_by', notes: 'notes', escalatedAt: 'escalated_at',
+    };
+    const sets: string[] = ['updated_at = ?'];
+    const args: unknown[] = [new Date().toISOString()];
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === undefined) continue;
+      sets.push(`${cols[k]} = ?`);
+      args.push(k === 'notes' ? JSON.stringify(v) : v);
+    }
+    const cond = from?.length ? ` AND state IN (${from.map(() => '?').join(', ')})` : '';
+    return this.db.prepare(`UPDATE violations SET ${sets.join(', ')} WHERE id = ?${cond}`).run(...args, id, ...(from ?? [])).changes > 0;
+  }
+
+  async escalateOverdue(now: string): Promise<ViolationRow[]> {
+    return this.db.transaction(() => {
+      const rows = (this.db.prepare("SELECT * FROM violations WHERE state != 'resolved' AND due_at < ? AND escalated_at IS NULL").all(now) as Row[]).map(violationRow);
+      const mark = this.db.prepare('UPDATE violations SET escalated_at = ?, updated_at = ? WHERE id = ?');
+      for (const r of rows) mark.run(now, now, r.id);
+      return rows.map((r) => ({ ...r, escalatedAt: now }));
+    }).immediate();
+  }
+
+  async violationStats(q: { from?: string; to?: string; now: string }): Promise<{ type: string; articles: string[]; state: ViolationState; overdue: boolean; count: number }[]> {
+    const where: string[] = [];
+    const args: unknown[] = [q.now];
+    if (q.from) { where.push('created_at >= ?'); args.push(q.from); }
+    if (q.to) { where.push('created_at < ?'); args.push(q.to); }
+    const rows = this.db.prepare(`SELECT type, articles, state, (state != 'resolved' AND due_at < ?) AS overdue, count(*) AS n FROM violations
+      ${where.length ? 'WHERE ' + where.join(' AND ') : ''} GROUP BY type, articles, state, overdue`).all(...args) as Row[];
+    return rows.map((r) => ({ type: String(r.type), articles: JSON.parse(String(r.articles)) as string[], state: r.state as ViolationState, overdue: r.overdue === 1, count: Number(r.n) }));
+  }
+
+  async violationsAlive(from: string, to: string): Promise<ViolationRow[]> {
+    return (this.db.prepare('SELECT * FROM violations WHERE created_at < ? AND (resolved_at IS NULL OR resolved_at >= ?)').all(to, from) as Row[]).map(violationRow);
+  }
+
+  async openViolationCounts(): Promise<{ hostId: string; type: string; count: number; overdue: number }[]> {
+    const now = new Date().toISOString();
+    return (this.db.prepare(`SELECT host_id, type, count(*) AS n, sum(due_at < ?) AS od FROM violations WHERE state != 'resolved' GROUP BY host_id, type`).all(now) as Row[])
+      .map((r) => ({ hostId: String(r.host_id), type: String(r.type), count: Number(r.n), overdue: Number(r.od) }));
+  }
+
+  async violationsPerDay(from: string): Promise<{ day: string; opened: number }[]> {
+    return (this.db.prepare('SELECT substr(created_at, 1, 10) AS day, count(*) AS n FROM violations WHERE created_at >= ? GROUP BY day ORDER BY day').all(from) as Row[])
+      .map((r) => ({ day: String(r.day), opened: Number(r.n) }));
+  }
+
+  // ── settings, drills, groups ────────────────────────────────────────
+  async getSetting(key: string): Promise<unknown> {
+    const v = this.db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined;
+    return v === undefined ? undefined : JSON.parse(v) as unknown;
+  }
+
+  async setSetting(key: string, value: unknown): Promise<void> {
+    this.db.prepare('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
+      .run(key, JSON.stringify(value), new Date().toISOString());
+  }
+
+  async createDrill(d: Omit<DrillRow, 'violationId' | 'ackedBy' | 'ackedAt'>): Promise<void> {
+    this.db.prepare('INSERT INTO drills (id, host_id, command_seq, started_by, started_at) VALUES (?, ?, ?, ?, ?)').run(d.id, d.hostId, d.commandSeq, d.startedBy, d.startedAt);
+  }
+
+  async drillByCommand(seq: number): Promise<DrillRow | null> {
+    const r = this.db.prepare('SELECT * FROM drills WHERE command_seq = ?').get(seq) as Row | undefined;
+    return r ? drillRow(r) : null;
+  }
+
+  async updateDrill(id: string, patch: Partial<Pick<DrillRow, 'violationId' | 'ackedBy' | 'ackedAt'>>): Promise<void> {
+    const cols: Record<string, string> = { violationId: 'violation_id', ackedBy: 'acked_by', ackedAt: 'acked_at' };
+    const e = Object.entries(patch).filter(([, v]) => v !== undefined);
+    if (!e.length) return;
+    this.db.prepare(`UPDATE drills SET ${e.map(([k]) => `${cols[k]} = ?`).join(', ')} WHERE id = ?`).run(...e.map(([, v]) => v), id);
+  }
+
+  async listDrills(q: { from?: string; to?: string; host?: string }): Promise<DrillRow[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.from) { where.push('started_at >= ?'); args.push(q.from); }
+    if (q.to) { where.push('started_at < ?'); args.push(q.to); }
+    if (q.host) { where.push('host_id = ?'); args.push(q.host); }
+    return (this.db.prepare(`SELECT * FROM drills ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY started_at DESC`).all(...args) as Row[]).map(drillRow);
+  }
+
+  async setHostGroup(hostId: string, group: string): Promise<boolean> {
+    return this.db.prepare('UPDATE hosts SET grp = ? WHERE id = ?').run(group, hostId).changes > 0;
+  }
+
+  async listPolicyVersions(group: string): Promise<PolicyRow[]> {
+    return (this.db.prepare('SELECT * FROM policies WHERE grp = ? ORDER BY version DESC').all(group) as Row[]).map(policyRow);
+  }
+
+  async getPolicyVersion(group: string, version: number): Promise<PolicyRow | null> {
+    const r = this.db.prepare('SELECT * FROM policies WHERE grp = ? AND version = ?').get(group, version) as Row | undefined;
+    return r ? policyRow(r) : null;
+  }
+}
+
+function userRow(r: Row): UserRow {
+  return {
+    name: String(r.name), passwordHash: String(r.password_hash), role: String(r.role), mustChange: r.must_change === 1, disabled: r.disabled === 1,
+    createdAt: String(r.created_at), failedLogins: Number(r.failed_logins ?? 0), lockedUntil: (r.locked_until as string | null) ?? null,
+    totpSecret: (r.totp_secret as string | null) ?? null, totpEnabled: r.totp_enabled === 1, lastLogin: (r.last_login as string | null) ?? null,
+  };
+}
+
+function apiTokenRow(r: Row): ApiTokenRow {
+  return {
+    id: String(r.id), name: String(r.name), role: String(r.role), createdBy: String(r.created_by), createdAt: String(r.created_at),
+    revokedAt: (r.revoked_at as string | null) ?? null, lastUsed: (r.last_used as string | null) ?? null,
+  };
+}
+
+function violationRow(r: Row): ViolationRow {
+  return {
+    id: String(r.id), hostId: String(r.host_id), eventId: String(r.event_id), type: String(r.type), rule: String(r.rule),
+    articles: JSON.parse(String(r.articles)) as string[], severity: r.severity as ViolationRow['severity'], summary: String(r.summary),
+    state: r.state as ViolationState, owner: (r.owner as string | null) ?? null, dueAt: String(r.due_at), createdAt: String(r.created_at),
+    updatedAt: String(r.updated_at), ackedAt: (r.acked_at as string | null) ?? null, ackedBy: (r.acked_by as string | null) ?? null,
+    resolvedAt: (r.resolved_at as string | null) ?? null, resolvedBy: (r.resolved_by as string | null) ?? null,
+    notes: JSON.parse(String(r.notes)) as ViolationRow['notes'], escalatedAt: (r.escalated_at as string | null) ?? null, drill: r.drill === 1,
+  };
+}
+
+function drillRow(r: Row): DrillRow {
+  return {
+    id: String(r.id), hostId: String(r.host_id), commandSeq: Number(r.command_seq), startedBy: String(r.started_by), startedAt: String(r.started_at),
+    violationId: (r.violation_id as string | null) ?? null, ackedBy: (r.acked_by as string | null) ?? null, ackedAt: (r.acked_at as string | null) ?? null,
+  };
 }
 
 function tokenRow(r: Row): TokenRow {

@@ -113,7 +113,7 @@ describe('termguard-server', () => {
     writeFileSync(unknown, JSON.stringify({ usb: { mode: 'block', colour: 'red' } }));
     expect((await cli('server', ['policy', 'check', unknown])).stderr).toContain('colour');
     expect((await cli('server', ['policy', 'set', good, '--data', data])).stdout).toContain('version 1');
-    expect((await cli('server', ['policy', 'set', good, '--data', data, '--group', 'trading'])).stdout).toContain('group trading is now version 1');
+    expect((await cli('server', ['policy', 'set', good, '--data', data, '--group', 'trading'])).stdout).toContain('group trading is now version 2');
     const got = JSON.parse((await cli('server', ['policy', 'get', '--data', data])).stdout);
     expect(got.version).toBe(1);
     expect(got.policy.usb.mode).toBe('block');

@@ -8,6 +8,8 @@ import { validateEvent, type AgentEvent } from '../../../../shared/events.js';
 import { LIMITS } from '../../../../shared/protocol.js';
 import type { ServerContext } from '../../../context.js';
 import { verifyAttestation } from '../../../../shared/attestation.js';
+import { raiseViolations } from '../../../violations.js';
+import { VIOLATION_TYPES } from '../../../rules/violations.js';
 
 interface Rejection { id: string | null; code: string; message: string }
 
@@ -67,6 +69,13 @@ export function eventsRoute(app: FastifyInstance, ctx: ServerContext): void {
     if (touch) lastTouch.set(hostId, now.getTime());
     const result = valid.length || touch ? await ctx.store.insertEvents(hostId, valid, now.toISOString(), touch) : { acked: [], conflicts: [] };
     for (const id of result.conflicts) rejected.push({ id, code: 'TG_E_ID_CONFLICT', message: ERRORS.TG_E_ID_CONFLICT.message });
+    const conflicts = new Set(result.conflicts);
+    const candidates = valid.filter((e) => VIOLATION_TYPES.has(e.type) && !conflicts.has(e.id));
+    if (candidates.length) {
+      // After the commit: a failure here loses no event, and the start-up sweep derives what was missed.
+      await raiseViolations(ctx, candidates.map((e) => ({ ...e, host: hostId, receivedAt: now.toISOString() })), now)
+        .catch((err: unknown) => req.log.error({ err }, 'raising violations failed'));
+    }
     return { acked: result.acked, rejected };
   });
 }

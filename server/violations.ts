@@ -1,0 +1,78 @@
+/**
+ * Raising violations from stored events, and the jobs around them: the ingest path calls
+ * `raise` after the events are committed; `sweep` at start-up re-derives the last hours (a crash
+ * between the two commits loses nothing: violations are keyed by event id); `escalate` marks the
+ * overdue ones every minute and forwards them.
+ */
+import type { StoredEvent } from '../shared/events.js';
+import type { ServerContext } from './context.js';
+import { deriveViolation, VIOLATION_TYPES } from './rules/violations.js';
+import type { ViolationDraft } from './store/types.js';
+
+export async function raiseViolations(ctx: ServerContext, events: StoredEvent[], now = new Date()): Promise<ViolationDraft[]> {
+  const drafts: ViolationDraft[] = [];
+  const drills = new Map<string, string>(); // violation id → drill id
+  const checkedHosts = new Set<string>();
+  for (const e of events) {
+    if (!VIOLATION_TYPES.has(e.type)) continue;
+    let drillId: string | null = null;
+    if (e.type === 'drill') {
+      const seq = Number(e.data.commandSeq);
+      const d = Number.isInteger(seq) ? await ctx.store.drillByCommand(seq) : null;
+      if (!d || d.hostId !== e.host) continue;
+      drillId = d.id;
+    }
+    const v = deriveViolation(e, now, drillId !== null);
+    if (!v) continue;
+    if (v.rule === 'host.hardening_failed') {
+      // One open hardening violation per host: later failing runs belong to it.
+      if (checkedHosts.has(e.host)) continue;
+      checkedHosts.add(e.host);
+      const open = await ctx.store.listViolations({ host: e.host, type: 'host.check', state: 'unresolved', limit: 1 });
+      if (open.total > 0) continue;
+    }
+    if (drillId) drills.set(v.id, drillId);
+    drafts.push(v);
+  }
+  if (!drafts.length) return [];
+  const inserted = await ctx.store.insertViolations(drafts);
+  for (const v of inserted) {
+    const d = drills.get(v.id);
+    if (d) await ctx.store.updateDrill(d, { violationId: v.id });
+  }
+  if (inserted.length) ctx.onViolations?.(inserted);
+  return inserted;
+}
+
+/** Re-derive violations from events of the last `hours` (idempotent). */
+export async function sweepViolations(ctx: ServerContext, hours = 2): Promise<number> {
+  const since = new Date(Date.now() - hours * 3_600_000).toISOString();
+  let n = 0;
+  for (const type of VIOLATION_TYPES) {
+    let after: { receivedAt: string; id: string } | undefined;
+    for (;;) {
+      const page = await ctx.store.queryEvents({ type, since, after, limit: 2000 });
+      n += (await raiseViolations(ctx, page)).length;
+      if (page.length < 2000) break;
+      const last = page[page.length - 1]!;
+      after = { receivedAt: last.receivedAt, id: last.id };
+    }
+  }
+  return n;
+}
+
+/** Mark overdue violations escalated every `everyMs`; returns a stop function. */
+export function startEscalation(ctx: ServerContext, everyMs = 60_000): () => void {
+  const tick = async () => {
+    try {
+      const rows = await ctx.store.escalateOverdue(new Date().toISOString());
+      if (rows.length) ctx.onEscalated?.(rows);
+    } catch (err) {
+      ctx.log.warn({ err }, 'escalation failed');
+    }
+  };
+  const t = setInterval(() => void tick(), everyMs);
+  t.unref();
+  void tick();
+  return () => clearInterval(t);
+}
