@@ -194,6 +194,35 @@ describe('violations from agent events', () => {
   });
 });
 
+describe('alerts', () => {
+  it('a new violation is forwarded to the webhook set in the console; secrets are not shown back', async () => {
+    const { createServer } = await import('node:http');
+    const got: { headers: Record<string, unknown>; body: Record<string, unknown> }[] = [];
+    const srv = createServer((req, res) => {
+      let b = '';
+      req.on('data', (c: Buffer) => { b += c.toString(); });
+      req.on('end', () => { got.push({ headers: req.headers, body: JSON.parse(b) as Record<string, unknown> }); res.end('ok'); });
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => srv.once('listening', r));
+    try {
+      const sys = await login('u-sysadmin');
+      const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}/hook`;
+      expect((await call('PUT', '/api/settings/alerts', { session: sys, body: { webhook: { url: 'ftp://x' } } })).status).toBe(400);
+      expect((await call('PUT', '/api/settings/alerts', { session: sys, body: { webhook: { url, secret: 'a secret of enough length' } } })).status).toBe(200);
+      const shown = await call('GET', '/api/settings', { session: sys });
+      expect(shown.json.alerts.webhook).toEqual({ url, secret: '********' });
+      const e = newEvent('egress.internet_reachable', 'critical', ['art29'], { source: 'probe', probe: 'tcp://203.0.113.10:80', interface: 'eth0' });
+      await agent.post('/v1/events', { events: [e] });
+      const hit = await until('webhook called', async () => got.find((g) => g.body.type === 'egress.internet_reachable'), 15_000);
+      expect(hit.body).toMatchObject({ severity: 'critical', articles: ['art29', 'art31'], host: { id: agent.hostId } });
+      expect(String(hit.body.summary)).toContain('tcp://203.0.113.10:80');
+      expect(String(hit.headers['x-termguard-signature'])).toMatch(/^sha256=[0-9a-f]{64}$/);
+    } finally {
+      srv.close();
+    }
+  });
+});
+
 describe('audit log', () => {
   it('records changes in a hash chain; a modified row breaks verification at that row', async () => {
     const auditor = await login('u-auditor');

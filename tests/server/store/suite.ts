@@ -3,6 +3,7 @@
  * `open` returns a fresh, empty store.
  */
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
+import { verifyAuditChain } from '../../../server/audit.js';
 import { newEvent } from '../../../shared/events.js';
 import type { Store } from '../../../server/store/types.js';
 import { hashSecret } from '../../../server/auth/secrets.js';
@@ -115,6 +116,36 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       expect((await s.getUser('admin'))?.mustChange).toBe(true);
       expect(await s.updateUser('admin', { mustChange: false, disabled: true })).toBe(true);
       expect(await s.getUser('admin')).toMatchObject({ mustChange: false, disabled: true });
+    });
+
+    it('raises one violation per event, filters, guards state changes, escalates the overdue once', async () => {
+      const now = new Date('2026-11-20T00:00:00Z');
+      const draft = (id: string, eventId: string, type: string, due: string) => ({
+        id, hostId: 'h1', eventId, type, rule: type, articles: ['art29', 'art31'], severity: 'high' as const, summary: `s ${id}`, dueAt: due, createdAt: now.toISOString(), drill: false,
+      });
+      const first = await s.insertViolations([draft('v1', 'e1', 'egress.violation', '2026-11-21T00:00:00Z'), draft('v2', 'e2', 'usb.blocked', '2026-12-01T00:00:00Z')]);
+      expect(first.map((v) => v.id)).toEqual(['v1', 'v2']);
+      expect(await s.insertViolations([draft('v3', 'e1', 'egress.violation', '2026-11-21T00:00:00Z')])).toEqual([]); // same event
+      expect((await s.listViolations({ article: 'art29' })).total).toBe(2);
+      expect((await s.listViolations({ type: 'usb.blocked' })).items.map((v) => v.id)).toEqual(['v2']);
+      expect((await s.listViolations({ overdueAt: '2026-11-25T00:00:00Z' })).items.map((v) => v.id)).toEqual(['v1']);
+      expect(await s.updateViolation('v1', { state: 'resolved', resolvedBy: 'x', resolvedAt: now.toISOString() }, ['open'])).toBe(true);
+      expect(await s.updateViolation('v1', { state: 'acknowledged' }, ['open'])).toBe(false);
+      expect((await s.getViolation('v1'))?.state).toBe('resolved');
+      expect((await s.escalateOverdue('2026-12-02T00:00:00Z')).map((v) => v.id)).toEqual(['v2']);
+      expect(await s.escalateOverdue('2026-12-03T00:00:00Z')).toEqual([]);
+      expect((await s.listViolations({ state: 'unresolved' })).total).toBe(1);
+    });
+
+    it('chains audit rows: each row hash covers the previous one', async () => {
+      const a = await s.appendAudit({ time: '2026-11-20T00:00:00Z', actor: 'alice', action: 'policy.publish', target: 'default', details: { version: 1 } });
+      const b = await s.appendAudit({ time: '2026-11-20T00:00:01Z', actor: 'bob', action: 'violation.ack', target: 'v1', details: {} });
+      expect(a.seq).toBe(1);
+      expect(b.prevHash).toBe(a.hash);
+      const rows = await s.listAudit({});
+      expect(verifyAuditChain(rows)).toEqual({ ok: true, rows: 2, head: b.hash });
+      expect(verifyAuditChain([{ ...rows[0]!, actor: 'mallory' }, rows[1]!])).toMatchObject({ ok: false, seq: 1 });
+      expect(verifyAuditChain([rows[1]!])).toMatchObject({ ok: false, seq: 1, reason: 'row 1 is missing' });
     });
   });
 }
