@@ -6,8 +6,9 @@ import { idle } from './idle.js';
 import { inventoryBench } from './inventory.js';
 import { inventoryRss } from './inventory-rss.js';
 import { usb } from './usb.js';
+import { egress } from './egress.js';
 
-const BENCHES: Record<string, () => Promise<void>> = { ingest, enroll: enrollBench, idle, inventory: inventoryBench, 'inventory-rss': inventoryRss, usb };
+const BENCHES: Record<string, () => Promise<void>> = { ingest, enroll: enrollBench, idle, inventory: inventoryBench, 'inventory-rss': inventoryRss, usb, egress };
 
 const names = process.argv.slice(2);
 const unknown = names.filter((n) => !(n in BENCHES));

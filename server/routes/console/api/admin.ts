@@ -62,13 +62,18 @@ export function adminRoutes(ctx: ServerContext): RouteDef[] {
     },
     // ── USB exceptions ──
     {
-      method: 'GET', url: '/api/usb/requests', perm: 'read', summary: 'devices blocked or flagged on hosts: candidates for an exception',
+      method: 'GET', url: '/api/usb/requests', perm: 'read', summary: 'devices blocked or flagged on hosts (unresolved by default): candidates for an exception; ?state=&limit=',
       handler: async (req) => {
         const q = query(req);
-        const r = await ctx.store.listViolations({ state: (q.state as 'unresolved' | undefined) || 'unresolved', limit: int(q.limit, 'limit', 100, 1, 1000) });
+        const state = q.state || 'unresolved';
+        if (!['open', 'acknowledged', 'resolved', 'unresolved'].includes(state)) throw new TgError('TG_E_BAD_REQUEST', 'state: open, acknowledged, resolved or unresolved');
+        const limit = int(q.limit, 'limit', 100, 1, 1000);
+        const rows = [];
+        for (const type of ['usb.blocked', 'usb.attached']) rows.push(...(await ctx.store.listViolations({ state: state as 'unresolved', type, limit })).items);
+        rows.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
         const hosts = new Map((await ctx.store.listHosts()).map((h) => [h.id, h.hostname]));
         const items = [];
-        for (const v of r.items.filter((x) => x.type === 'usb.blocked' || x.type === 'usb.attached')) {
+        for (const v of rows.slice(0, limit)) {
           const e = await ctx.store.getEvent(v.eventId);
           const d = (e?.data.device ?? null) as Record<string, unknown> | null;
           items.push({ violationId: v.id, hostId: v.hostId, hostname: hosts.get(v.hostId) ?? null, time: v.createdAt, state: v.state, device: d });
@@ -149,6 +154,10 @@ export function adminRoutes(ctx: ServerContext): RouteDef[] {
       },
     },
     {
+      method: 'GET', url: '/api/owners', perm: 'violations.triage', summary: 'active users a violation can be assigned to (names and roles only)',
+      handler: async () => list((await ctx.store.listUsers()).filter((u) => !u.disabled).map((u) => ({ name: u.name, role: u.role }))),
+    },
+    {
       method: 'GET', url: '/api/api-tokens', perm: 'users.write', summary: 'API tokens for automation (never their values)',
       handler: async () => list(await ctx.store.listApiTokens()),
     },
@@ -221,6 +230,13 @@ export function adminRoutes(ctx: ServerContext): RouteDef[] {
       method: 'PUT', url: '/api/settings/alerts', perm: 'settings.write', summary: 'alert targets: {"syslog":{host,port,tls,ca}|null,"webhook":{url,headers,secret,ca}|null}',
       handler: async (req) => {
         const b = body(req);
+        // The console shows a stored webhook secret as ******** and sends that back to mean "unchanged".
+        const webhook = b.webhook as Record<string, unknown> | null | undefined;
+        if (webhook && webhook.secret === '********') {
+          const stored = (await ctx.store.getSetting('alerts')) as { webhook?: { secret?: string } } | undefined;
+          if (stored?.webhook?.secret) webhook.secret = stored.webhook.secret;
+          else delete webhook.secret;
+        }
         const v = ctx.validateAlerts ? ctx.validateAlerts(b) : { ok: true as const, config: b };
         if (!v.ok) throw new TgError('TG_E_BAD_REQUEST', v.error);
         await ctx.store.setSetting('alerts', v.config);
@@ -233,7 +249,8 @@ export function adminRoutes(ctx: ServerContext): RouteDef[] {
       method: 'GET', url: '/api/drills', perm: 'read', summary: 'emergency drills: who started, who acknowledged, how fast',
       handler: async () => {
         const drills = await ctx.store.listDrills({});
-        return list(drills.map((d) => ({ ...d, secondsToAck: d.ackedAt ? Math.round((Date.parse(d.ackedAt) - Date.parse(d.startedAt)) / 1000) : null })));
+        const hosts = new Map((await ctx.store.listHosts()).map((h) => [h.id, h.hostname]));
+        return list(drills.map((d) => ({ ...d, hostname: hosts.get(d.hostId) ?? null, secondsToAck: d.ackedAt ? Math.round((Date.parse(d.ackedAt) - Date.parse(d.startedAt)) / 1000) : null })));
       },
     },
   ];
