@@ -35,6 +35,7 @@ export const AgentConfigSchema = z.strictObject({
     verifyAttempts: z.number().int().min(1).max(20).default(3).describe('connection attempts to the server after applying rules before rolling back'),
     verifyTimeoutMs: z.number().int().min(100).max(60_000).default(5000).describe('timeout of each verification attempt'),
     probeTimeoutMs: z.number().int().min(100).max(60_000).default(3000).describe('timeout of each reachability probe'),
+    fullReadSeconds: z.number().min(1).max(3600).default(30).describe('longest time between full connection table reads while /proc/net/sockstat shows no change (Linux, with ss -E)'),
     nft: z.string().default('nft').describe('nft program (Linux enforcement)'),
   }).prefault({}),
   spool: z.strictObject({

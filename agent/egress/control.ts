@@ -29,6 +29,13 @@ export interface SocketEventLike {
 /** What one OS provides; every member but `readConnections` and `readPaths` is optional. */
 export interface EgressPlatform {
   readConnections(): Promise<Conn[]>;
+  /**
+   * A cheap fingerprint of the socket tables (Linux: /proc/net/sockstat), or undefined when the
+   * platform cannot vouch for one. While it is unchanged and no socket event came in, the full
+   * table read is skipped (up to `fullReadSeconds`): at rest the agent reads a few hundred bytes a
+   * second instead of walking the kernel's whole TCP hash.
+   */
+  quickSignature?(): string | undefined;
   /** Fill `process` of the rows given (Linux: from the inode cache); readers that attribute themselves omit it. */
   attribute?(rows: Conn[]): void;
   /** Start long-lived sources of short-lived connections; returns a stop function. */
@@ -50,6 +57,8 @@ export interface EgressOptions {
   verifyAttempts: number;
   verifyTimeoutMs: number;
   probeTimeoutMs: number;
+  /** Longest time between two full table reads when the quick signature says nothing changed. */
+  fullReadSeconds: number;
 }
 
 export interface EgressDeps {
@@ -89,19 +98,23 @@ export class EgressControl implements Part {
   private paths: PathSnapshot | null = null;
   private readonly tuples = new Map<string, number>();
   private readonly aggregates = new Map<string, Aggregate>();
+  /** destination → the key of its latest aggregate */
+  private readonly byDestination = new Map<string, string>();
   private pendingEvents: SocketEventLike[] = [];
   private listening = new Set<string>();
   private lastAggregateFlush = Date.now();
   private lastBlocked: BlockedCounts | null = null;
   private lastBlockedAt = 0;
   private lastProbeAt = 0;
+  private lastSignature: string | undefined;
+  private lastFullRead = 0;
   private lastGood: { plan: EnforcementPlan; hash: string } | null = null;
   private retryAt = 0;
   private enforceState: 'off' | 'applied' | 'rolled_back' | 'failed' | 'unsupported' = 'off';
   private wake: (() => void) | null = null;
   private policyDirty = true;
   private probeReason: string | null = 'start';
-  readonly stats = { polls: 0, violations: 0, repeats: 0, probes: 0, socketEvents: 0, pollMs: 0 };
+  readonly stats = { polls: 0, tableReads: 0, violations: 0, repeats: 0, probes: 0, socketEvents: 0, pollMs: 0 };
 
   constructor(private readonly platform: EgressPlatform, private readonly deps: EgressDeps, private readonly o: EgressOptions, private readonly log: Logger) {}
 
@@ -188,6 +201,11 @@ export class EgressControl implements Part {
   private async connections(now: number): Promise<void> {
     const allow = this.allow;
     if (!allow) return;
+    const sig = this.platform.quickSignature?.();
+    if (sig !== undefined && sig === this.lastSignature && this.pendingEvents.length === 0 && now - this.lastFullRead < this.o.fullReadSeconds * 1000) return;
+    this.lastSignature = sig;
+    this.lastFullRead = now;
+    this.stats.tableReads++;
     const rows = await this.platform.readConnections();
     const listening = new Set<string>();
     for (const r of rows) if (r.state === 'listen') listening.add(`${r.proto}|${r.localPort}`);
@@ -245,7 +263,9 @@ export class EgressControl implements Part {
     const p: ProcessInfo | null = c.process ?? null;
     const remote = unmap(c.remoteAddress);
     const port = direction === 'outbound' ? c.remotePort : c.localPort;
-    const key = `${direction}|${c.proto}|${p?.exe ?? p?.name ?? ''}|${remote}|${port}`;
+    const dest = `${direction}|${c.proto}|${remote}|${port}`;
+    // A sighting without a process (a socket event, TIME_WAIT) belongs to the destination's known aggregate.
+    const key = p ? `${dest}|${p.exe ?? p.name ?? ''}` : this.byDestination.get(dest) ?? `${dest}|`;
     const a = this.aggregates.get(key);
     if (a) {
       a.count++;
@@ -260,6 +280,7 @@ export class EgressControl implements Part {
       firstSeen: new Date(now).toISOString(), lastSeen: new Date(now).toISOString(), count: 1,
     };
     this.aggregates.set(key, { key, direction, first: data, firstSeen: now, lastSeen: now, count: 1, reported: 1 });
+    this.byDestination.set(dest, key);
     this.stats.violations++;
     this.outbox.push(newEvent('egress.violation', 'high', direction === 'outbound' ? ['art29', 'art31'] : ['art28', 'art31'], data, new Date(now)));
   }
@@ -277,7 +298,10 @@ export class EgressControl implements Part {
         }));
         a.reported = a.count;
         this.stats.repeats++;
-      } else if (!final && now - a.lastSeen > AGGREGATE_IDLE_MS) this.aggregates.delete(k);
+      } else if (!final && now - a.lastSeen > AGGREGATE_IDLE_MS) {
+        this.aggregates.delete(k);
+        for (const [d, key] of this.byDestination) if (key === k) this.byDestination.delete(d);
+      }
     }
     if (out.length) await this.deps.emit(...out);
   }

@@ -63,6 +63,6 @@ export function makeEgress(config: AgentConfig, run: Runner, deps: EgressDeps, l
   const e = config.egress;
   return new EgressControl(platform, deps, {
     pollMs: e.pollMs, probeSeconds: e.probeSeconds, aggregateSeconds: e.aggregateSeconds, blockedSeconds: e.blockedSeconds,
-    retrySeconds: e.retrySeconds, verifyAttempts: e.verifyAttempts, verifyTimeoutMs: e.verifyTimeoutMs, probeTimeoutMs: e.probeTimeoutMs,
+    retrySeconds: e.retrySeconds, verifyAttempts: e.verifyAttempts, verifyTimeoutMs: e.verifyTimeoutMs, probeTimeoutMs: e.probeTimeoutMs, fullReadSeconds: e.fullReadSeconds,
   }, log);
 }

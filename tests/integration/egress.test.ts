@@ -186,7 +186,7 @@ describe.skipIf(why !== null)('egress control in network namespaces', () => {
     }
     await until('aggregated repeat', async () => (await events('egress.violation')).find((e) => e.data.remotePort === 8081 && e.data.repeat === true), 15_000);
     const list = (await events('egress.violation')).filter((e) => e.data.remotePort === 8081);
-    expect(list.filter((e) => !e.data.repeat)).toHaveLength(1);
+    expect(list.filter((e) => !e.data.repeat).map((e) => [e.data.source, (e.data.process as { pid?: number } | null)?.pid ?? null, e.data.localPort])).toHaveLength(1);
     const last = list.filter((e) => e.data.repeat).at(-1)!;
     expect(last.data.count).toBe(3);
     expect(Date.parse(last.data.lastSeen as string)).toBeGreaterThan(Date.parse(last.data.firstSeen as string));

@@ -53,25 +53,25 @@ export function parseConntrackEvent(line: string): SocketEvent | null {
   return { source: 'conntrack', proto: proto as Proto, localAddress: src!, localPort: Number(sport), remoteAddress: dst!, remotePort: Number(dport) };
 }
 
-export interface StreamOptions {
+export interface StreamOptions<T = SocketEvent> {
   cmd: string;
   args: string[];
-  parse: (line: string) => SocketEvent | null;
-  onEvent: (e: SocketEvent) => void;
+  parse: (line: string) => T | null;
+  onEvent: (e: T) => void;
   onExit?: (why: string) => void;
   /** Longest wait before a restart. */
   maxBackoffMs?: number;
 }
 
 /** A long-lived child whose stdout lines become events. */
-export class EventStream {
+export class EventStream<T = SocketEvent> {
   private child: ChildProcess | null = null;
   private stopped = false;
   private backoff = 500;
   private timer: NodeJS.Timeout | null = null;
   readonly stats = { lines: 0, events: 0, malformed: 0, restarts: 0 };
 
-  constructor(private readonly o: StreamOptions) {}
+  constructor(private readonly o: StreamOptions<T>) {}
 
   start(): void {
     if (this.stopped || this.child) return;

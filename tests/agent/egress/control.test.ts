@@ -9,7 +9,7 @@ import type { AgentEvent } from '../../../shared/events.js';
 import { PolicySchema, type Policy } from '../../../shared/policy.js';
 
 const log = pino({ level: 'silent' });
-const OPTS = { pollMs: 1000, probeSeconds: 3600, aggregateSeconds: 3600, blockedSeconds: 1, retrySeconds: 3600, verifyAttempts: 2, verifyTimeoutMs: 100, probeTimeoutMs: 500 };
+const OPTS = { pollMs: 1000, probeSeconds: 3600, aggregateSeconds: 3600, blockedSeconds: 1, retrySeconds: 3600, verifyAttempts: 2, verifyTimeoutMs: 100, probeTimeoutMs: 500, fullReadSeconds: 30 };
 
 function conn(p: Partial<Conn>): Conn {
   return { proto: 'tcp', family: 4, localAddress: '10.0.0.5', localPort: 40000, remoteAddress: '203.0.113.10', remotePort: 443, state: 'established', pid: null, ...p };
@@ -88,6 +88,40 @@ describe('egress control', () => {
     await (t.control as unknown as { flushAggregates(final: boolean): Promise<void> }).flushAggregates(false);
     const repeat = t.of('egress.violation')[1]!;
     expect(repeat.data).toMatchObject({ repeat: true, count: 3, newSinceLastReport: 2 });
+  });
+
+  it('skips the full table read while the quick signature is unchanged and no socket event came in', async () => {
+    const t = setup();
+    let reads = 0;
+    let sig = 'a';
+    const p = (t.control as unknown as { platform: EgressPlatform }).platform;
+    const read = p.readConnections;
+    p.readConnections = async () => { reads++; return read(); };
+    p.quickSignature = () => sig;
+    await t.control.turn();
+    await t.control.turn();
+    await t.control.turn();
+    expect(reads).toBe(1);
+    sig = 'b';
+    await t.control.turn();
+    expect(reads).toBe(2);
+    const stop = t.start();
+    await new Promise((r) => setTimeout(r, 20));
+    t.socketEvent({ source: 'ss', proto: 'tcp', localAddress: '10.0.0.5', localPort: 1, remoteAddress: '10.1.1.1', remotePort: 2 });
+    await t.control.turn();
+    await stop();
+    expect(reads).toBe(3); // the run loop's own turn saw the same signature and no event: skipped
+  });
+
+  it('a sighting without a process is counted with the destination it belongs to, not raised again', async () => {
+    const t = setup();
+    t.setRows([conn({ localPort: 42000, pid: 9 })]);
+    await t.control.turn();
+    t.setRows([conn({ localPort: 42001, state: 'time_wait', pid: null })]);
+    await t.control.turn();
+    expect(t.of('egress.violation')).toHaveLength(1);
+    await (t.control as unknown as { flushAggregates(final: boolean): Promise<void> }).flushAggregates(false);
+    expect(t.of('egress.violation')[1]!.data).toMatchObject({ repeat: true, count: 2, process: { pid: 9 } });
   });
 
   it('inbound connections to a listening port from outside the allow list are violations (art28)', async () => {

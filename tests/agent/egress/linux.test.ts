@@ -7,6 +7,7 @@ import { planHash } from '../../../agent/egress/enforcer.js';
 import { installedHash, NftEnforcer, nftRuleset, parseNftCounts } from '../../../agent/egress/linux/nft.js';
 import { parseDefaultRoutes, readInterfaces, readLinuxPaths } from '../../../agent/egress/linux/paths.js';
 import { parseConntrackEvent, parseSsEvent, splitEndpoint } from '../../../agent/egress/linux/socket-events.js';
+import { sockstatSignature } from '../../../agent/egress/linux/index.js';
 import { parsePasswd, parseProcNetAll, ProcessAttributor, readProcNet } from '../../../agent/egress/linux/table.js';
 import { diffPaths, envProxies, parseEnvironmentFile, type PathSnapshot } from '../../../agent/egress/paths.js';
 import type { EnforcementPlan } from '../../../agent/egress/types.js';
@@ -91,6 +92,16 @@ describe('/proc/net tables (captured in a namespace on this VM)', () => {
 
   it('parses /etc/passwd, first entry per uid wins', () => {
     expect(parsePasswd('root:x:0:0::/:/bin/sh\ntoor:x:0:0::/:/bin/sh\nbad line\nbob:x:1002:1002::/:/bin/sh')).toEqual(new Map([[0, 'root'], [1002, 'bob']]));
+  });
+});
+
+describe('sockstat signature', () => {
+  it('keeps the per-namespace counts only', () => {
+    const a = 'sockets: used 535\nTCP: inuse 4 orphan 0 tw 17 alloc 9 mem 37\nUDP: inuse 2 mem 0\nUDPLITE: inuse 0\nRAW: inuse 0\nFRAG: inuse 0 memory 0\n' +
+      'TCP6: inuse 3\nUDP6: inuse 1\nUDPLITE6: inuse 0\nRAW6: inuse 0\nFRAG6: inuse 0 memory 0\n';
+    expect(sockstatSignature(a)).toBe('sockets=535 TCP=4 UDP=2 UDPLITE=0 RAW=0 TCP6=3 UDP6=1 UDPLITE6=0 RAW6=0');
+    expect(sockstatSignature(a.replace('tw 17', 'tw 90').replace('mem 37', 'mem 99'))).toBe(sockstatSignature(a));
+    expect(sockstatSignature(a.replace('TCP: inuse 4', 'TCP: inuse 5'))).not.toBe(sockstatSignature(a));
   });
 });
 
