@@ -22,6 +22,8 @@ export const ServerConfigSchema = z.strictObject({
   agentCertDays: z.number().int().min(1).max(825).default(90),
   /** How often the server re-reads revocations (other processes, `host revoke`): open connections close within this. */
   revocationPollSeconds: z.number().min(0.2).max(60).default(5),
+  /** Events waiting to be stored beyond which ingest answers 503 with Retry-After (back-pressure). */
+  maxInflightEvents: z.number().int().min(1000).default(100_000),
   /** Shown on reports. */
   institution: z.string().max(200).optional(),
   /** IANA zone for report day and month boundaries. */

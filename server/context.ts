@@ -6,6 +6,7 @@ import type { Store } from './store/types.js';
 import type { Revocations } from './revocation.js';
 import type { CommandHub } from './commands-hub.js';
 import type { ViolationDraft, ViolationRow } from './store/types.js';
+import type { Admission, Metrics } from './metrics.js';
 
 export interface ServerContext {
   store: Store;
@@ -15,6 +16,8 @@ export interface ServerContext {
   revocations: Revocations;
   hub: CommandHub;
   log: Logger;
+  metrics?: Metrics;
+  admission?: Admission;
   /** New violations (alerts forward them). */
   onViolations?: (v: ViolationDraft[]) => void;
   /** Violations that just became overdue. */

@@ -37,6 +37,11 @@ export class Revocations {
     this.listeners.push(fn);
   }
 
+  /** Open agent connections. */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
   track(socket: TLSSocket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));

@@ -29,6 +29,8 @@ import { webRoutes } from './routes/console/web/index.js';
 import { consoleApi } from './routes/console/api/index.js';
 import { startEscalation, sweepViolations } from './violations.js';
 import { startAlerting } from './alerting.js';
+import { Admission, Metrics } from './metrics.js';
+import { opsRoutes } from './routes/console/ops/index.js';
 import { startRetention } from './retention.js';
 
 export interface StartOptions {
@@ -75,7 +77,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const store: Store = await openStore(opts.dataDir, opts.storeUrl, { writerThread: true });
   const revocations = new Revocations(store, ca, log, config.revocationPollSeconds * 1000);
   const hub = CommandHub.forStore(store);
-  const ctx: ServerContext = { store, ca, server, config, revocations, hub, log };
+  const metrics = new Metrics();
+  const ctx: ServerContext = { store, ca, server, config, revocations, hub, log, metrics, admission: new Admission(metrics, config.maxInflightEvents) };
 
   await revocations.start();
   hub.start();
@@ -118,6 +121,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   caRoute(consoleApp, ctx);
   enrollRoutes(consoleApp, ctx);
   consoleApi(consoleApp, ctx);
+  opsRoutes(consoleApp, ctx);
   webRoutes(consoleApp);
 
   const closers: (() => Promise<void>)[] = [];
@@ -154,6 +158,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       hub.stop();
       stopRetention();
       stopEscalation();
+      metrics.close();
       const agentServer = agentApp.server as unknown as HttpsServer;
       agentServer.closeAllConnections?.();
       await Promise.all([agentApp.close(), consoleApp.close()]);

@@ -40,7 +40,10 @@ export async function raiseViolations(ctx: ServerContext, events: StoredEvent[],
     const d = drills.get(v.id);
     if (d) await ctx.store.updateDrill(d, { violationId: v.id });
   }
-  if (inserted.length) ctx.onViolations?.(inserted);
+  if (inserted.length) {
+    if (ctx.metrics) ctx.metrics.counters.violationsRaised += inserted.length;
+    ctx.onViolations?.(inserted);
+  }
   return inserted;
 }
 

@@ -20,13 +20,19 @@ const REPORTS_POLICY = new Set(['agent.started', 'agent.heartbeat', 'agent.polic
 export function eventsRoute(app: FastifyInstance, ctx: ServerContext): void {
   const lastTouch = new Map<string, number>();
 
-  app.post('/v1/events', async (req) => {
+  app.post('/v1/events', async (req, reply) => {
     const body = req.body as { events?: unknown } | null;
     if (typeof body !== 'object' || body === null || Array.isArray(body) || !Array.isArray(body.events) || Object.keys(body).length !== 1) {
       throw new TgError('TG_E_BAD_ENVELOPE', 'expected {"events":[…]}');
     }
     if (body.events.length > LIMITS.maxEventsPerBatch) {
       throw new TgError('TG_E_TOO_MANY_EVENTS', `a batch holds at most ${LIMITS.maxEventsPerBatch} events, this one ${body.events.length}`);
+    }
+    ctx.metrics && ctx.metrics.counters.ingestRequests++;
+    const wait = ctx.admission?.check(body.events.length) ?? null;
+    if (wait !== null) {
+      void reply.header('retry-after', String(wait));
+      throw new TgError('TG_E_OVERLOADED', `server is overloaded; retry in ${wait} s`);
     }
     const hostId = req.agent.hostId;
     const valid: AgentEvent[] = [];
@@ -67,7 +73,18 @@ export function eventsRoute(app: FastifyInstance, ctx: ServerContext): void {
     const touch = policyVersion !== undefined || now.getTime() - last > TOUCH_EVERY_MS
       ? { seen: now.toISOString(), ...(policyVersion !== undefined ? { policyVersion } : {}) } : undefined;
     if (touch) lastTouch.set(hostId, now.getTime());
-    const result = valid.length || touch ? await ctx.store.insertEvents(hostId, valid, now.toISOString(), touch) : { acked: [], conflicts: [] };
+    let result: { acked: string[]; conflicts: string[] } = { acked: [], conflicts: [] };
+    if (valid.length || touch) {
+      const adm = ctx.admission;
+      if (adm) adm.inflightEvents += valid.length;
+      const t0 = performance.now();
+      try {
+        result = await ctx.store.insertEvents(hostId, valid, now.toISOString(), touch);
+      } finally {
+        if (adm) adm.inflightEvents -= valid.length;
+      }
+      ctx.metrics?.observeWrite((performance.now() - t0) / 1000);
+    }
     for (const id of result.conflicts) rejected.push({ id, code: 'TG_E_ID_CONFLICT', message: ERRORS.TG_E_ID_CONFLICT.message });
     const conflicts = new Set(result.conflicts);
     const candidates = valid.filter((e) => VIOLATION_TYPES.has(e.type) && !conflicts.has(e.id));
@@ -75,6 +92,10 @@ export function eventsRoute(app: FastifyInstance, ctx: ServerContext): void {
       // After the commit: a failure here loses no event, and the start-up sweep derives what was missed.
       await raiseViolations(ctx, candidates.map((e) => ({ ...e, host: hostId, receivedAt: now.toISOString() })), now)
         .catch((err: unknown) => req.log.error({ err }, 'raising violations failed'));
+    }
+    if (ctx.metrics) {
+      ctx.metrics.counters.eventsStored += result.acked.length;
+      ctx.metrics.counters.eventsRejected += rejected.length;
     }
     return { acked: result.acked, rejected };
   });
