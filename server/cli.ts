@@ -258,6 +258,35 @@ report.command('monthly')
     else process.stdout.write(text);
   }));
 
+function passphrase(o: { passphraseFile?: string }): string {
+  const p = o.passphraseFile ? readFileSync(resolve(o.passphraseFile), 'utf8').replace(/\r?\n$/, '') : process.env.TERMGUARD_BACKUP_PASSPHRASE;
+  if (!p) throw new TgError('TG_E_USAGE', 'a passphrase is required (--passphrase-file FILE or TERMGUARD_BACKUP_PASSPHRASE): the backup holds the CA key');
+  return p;
+}
+
+program.command('backup')
+  .description('online, consistent, encrypted backup of the data directory and store (CA key included)')
+  .addOption(dataOpt()).addOption(storeOpt())
+  .requiredOption('--out <file>', 'backup file to write')
+  .option('--passphrase-file <file>', 'file holding the passphrase (else TERMGUARD_BACKUP_PASSPHRASE)')
+  .action(action(async (o: { data: string; store?: string; out: string; passphraseFile?: string }) => {
+    const { backup } = await import('./backup.js');
+    const r = await backup({ dataDir: resolve(o.data), storeUrl: o.store, out: resolve(o.out), passphrase: passphrase(o) });
+    process.stdout.write(`backup written to ${resolve(o.out)} (${r.bytes} bytes): ${r.files.map((f) => f.name).join(', ')}\n`);
+  }));
+
+program.command('restore')
+  .description('restore a backup into a data directory (stop the server first)')
+  .addOption(dataOpt()).addOption(storeOpt())
+  .argument('<file>')
+  .option('--passphrase-file <file>', 'file holding the passphrase (else TERMGUARD_BACKUP_PASSPHRASE)')
+  .option('--force', 'replace the contents of a data directory that is not empty')
+  .action(action(async (file: string, o: { data: string; store?: string; passphraseFile?: string; force?: boolean }) => {
+    const { restore } = await import('./backup.js');
+    const r = await restore({ dataDir: resolve(o.data), file: resolve(file), passphrase: passphrase(o), storeUrl: o.store, force: o.force });
+    process.stdout.write(`restored ${r.files.join(', ')} into ${resolve(o.data)}\n`);
+  }));
+
 const attest = program.command('attest').description('hardening attestations (art11)');
 attest.command('verify')
   .description('verify an attestation file offline against the institution CA; exit 1 with the reasons if invalid')
