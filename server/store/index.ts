@@ -2,6 +2,7 @@
 import { TgError } from '../../shared/errors.js';
 import { dataPaths } from '../config.js';
 import { SqliteStore } from './sqlite.js';
+import { PostgresStore, redactUrl, scrubPassword } from './postgres.js';
 import type { Store } from './types.js';
 
 export type { Store } from './types.js';
@@ -16,7 +17,13 @@ export async function openStore(dataDir: string, url?: string, opts: { writerThr
     }
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    throw new TgError('TG_E_CONFIG', 'the PostgreSQL store is not available in this build yet (see issue 7); use the embedded SQLite store');
+    try {
+      return await PostgresStore.open(url);
+    } catch (e) {
+      // The message names the server but never the password (it ends up in logs and on stderr).
+      const message = scrubPassword((e as Error).message || String((e as { code?: unknown }).code ?? e), url);
+      throw new TgError('TG_E_STORE', `open PostgreSQL store ${redactUrl(url)}: ${message}`);
+    }
   }
   throw new TgError('TG_E_CONFIG', `unknown store URL "${url}" (use postgres://… or leave it out for SQLite)`);
 }
