@@ -429,6 +429,8 @@ describe('AlertForwarder', () => {
     f.send(alert({ id: 'v-1' }));
     f.send(alert({ id: 'v-2' }));
     await until(() => rx.hits.length === 2, 5000, 'webhook deliveries');
+    // The receiver sees the second request before the forwarder has read its answer.
+    await until(() => f.stats().perTarget.webhook?.sent === 2, 5000, 'webhook answers counted');
     const s = f.stats();
     expect(s.perTarget.webhook).toMatchObject({ sent: 2, queued: 0 });
     expect(s.perTarget.syslog).toMatchObject({ sent: 0, queued: 2, connected: false });
