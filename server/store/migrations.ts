@@ -70,4 +70,9 @@ export const MIGRATIONS: string[] = [
     started_at TEXT NOT NULL, violation_id TEXT, acked_by TEXT, acked_at TEXT
   );
   `,
+  `
+  CREATE INDEX violations_open_host ON violations (host_id, type, due_at) WHERE state != 'resolved';
+  CREATE INDEX violations_open_type ON violations (type, articles, state, due_at) WHERE state != 'resolved';
+  CREATE INDEX violations_state_created ON violations (state, created_at, id);
+  `,
 ];

@@ -93,6 +93,11 @@ export const PG_MIGRATIONS: string[] = [
   );
   CREATE INDEX drills_started ON drills (started_at);
   `,
+  `
+  CREATE INDEX violations_open_host ON violations (host_id, type, due_at) WHERE state <> 'resolved';
+  CREATE INDEX violations_open_type ON violations (type, state, due_at) WHERE state <> 'resolved';
+  CREATE INDEX violations_state_created ON violations (state, created_at, id);
+  `,
 ];
 
 /** Advisory lock keys (one namespace, "tg" in the high bytes) serialising work across server processes. */

@@ -525,12 +525,13 @@ export class PostgresStore implements Store {
       ) SELECT * FROM marked ORDER BY created_at, id`, [now])).map(violationRow);
   }
 
-  async violationStats(q: { from?: string; to?: string; now: string }): Promise<{ type: string; articles: string[]; state: ViolationState; overdue: boolean; count: number }[]> {
+  async violationStats(q: { from?: string; to?: string; now: string; unresolvedOnly?: boolean }): Promise<{ type: string; articles: string[]; state: ViolationState; overdue: boolean; count: number }[]> {
     const p = new Params();
     const nowP = p.add(q.now);
     const where: string[] = [];
     if (q.from) where.push(`created_at >= ${p.add(q.from)}`);
     if (q.to) where.push(`created_at < ${p.add(q.to)}`);
+    if (q.unresolvedOnly) where.push(`state <> 'resolved'`);
     const rows = await this.rows(this.pool, `SELECT type, articles, state, (state <> 'resolved' AND due_at < ${nowP}) AS overdue, count(*) AS n FROM violations
       ${where.length ? 'WHERE ' + where.join(' AND ') : ''} GROUP BY type, articles, state, 4`, p.values);
     return rows.map((r) => ({ type: String(r.type), articles: r.articles as string[], state: r.state as ViolationState, overdue: r.overdue === true, count: Number(r.n) }));

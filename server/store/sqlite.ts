@@ -390,11 +390,12 @@ export class SqliteStore implements Store {
     }).immediate();
   }
 
-  async violationStats(q: { from?: string; to?: string; now: string }): Promise<{ type: string; articles: string[]; state: ViolationState; overdue: boolean; count: number }[]> {
+  async violationStats(q: { from?: string; to?: string; now: string; unresolvedOnly?: boolean }): Promise<{ type: string; articles: string[]; state: ViolationState; overdue: boolean; count: number }[]> {
     const where: string[] = [];
     const args: unknown[] = [q.now];
     if (q.from) { where.push('created_at >= ?'); args.push(q.from); }
     if (q.to) { where.push('created_at < ?'); args.push(q.to); }
+    if (q.unresolvedOnly) where.push("state != 'resolved'");
     const rows = this.db.prepare(`SELECT type, articles, state, (state != 'resolved' AND due_at < ?) AS overdue, count(*) AS n FROM violations
       ${where.length ? 'WHERE ' + where.join(' AND ') : ''} GROUP BY type, articles, state, overdue`).all(...args) as Row[];
     return rows.map((r) => ({ type: String(r.type), articles: JSON.parse(String(r.articles)) as string[], state: r.state as ViolationState, overdue: r.overdue === 1, count: Number(r.n) }));

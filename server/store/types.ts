@@ -253,7 +253,7 @@ export interface Store {
   /** Mark unresolved violations past their due date as escalated; returns those newly marked. */
   escalateOverdue(now: string): Promise<ViolationRow[]>;
   /** Counts per (type, state, overdue) for the overview and reports. */
-  violationStats(q: { from?: string; to?: string; now: string }): Promise<{ type: string; articles: string[]; state: ViolationState; overdue: boolean; count: number }[]>;
+  violationStats(q: { from?: string; to?: string; now: string; unresolvedOnly?: boolean }): Promise<{ type: string; articles: string[]; state: ViolationState; overdue: boolean; count: number }[]>;
 
   /** Violations alive during [from, to): created before `to` and not resolved before `from`. */
   violationsAlive(from: string, to: string): Promise<ViolationRow[]>;

@@ -7,8 +7,9 @@ import { inventoryBench } from './inventory.js';
 import { inventoryRss } from './inventory-rss.js';
 import { usb } from './usb.js';
 import { egress } from './egress.js';
+import { consoleBench } from './console.js';
 
-const BENCHES: Record<string, () => Promise<void>> = { ingest, enroll: enrollBench, idle, inventory: inventoryBench, 'inventory-rss': inventoryRss, usb, egress };
+const BENCHES: Record<string, () => Promise<void>> = { ingest, enroll: enrollBench, idle, inventory: inventoryBench, 'inventory-rss': inventoryRss, usb, egress, console: consoleBench };
 
 const names = process.argv.slice(2);
 const unknown = names.filter((n) => !(n in BENCHES));

@@ -194,6 +194,18 @@ describe('violations from agent events', () => {
   });
 });
 
+describe('start-up sweep', () => {
+  it('raises the violations of events committed without them (a crash between the two commits), once', async () => {
+    const { sweepViolations } = await import('../../server/violations.js');
+    const e = newEvent('host.antimalware_disabled', 'high', ['art18'], { products: [] });
+    await t.srv.ctx.store.insertEvents(agent.hostId, [e], new Date().toISOString());
+    expect((await t.srv.ctx.store.listViolations({ type: 'host.antimalware_disabled' })).total).toBe(0);
+    expect(await sweepViolations(t.srv.ctx)).toBe(1);
+    expect(await sweepViolations(t.srv.ctx)).toBe(0);
+    expect((await t.srv.ctx.store.listViolations({ type: 'host.antimalware_disabled' })).items[0]!.eventId).toBe(e.id);
+  });
+});
+
 describe('alerts', () => {
   it('a new violation is forwarded to the webhook set in the console; secrets are not shown back', async () => {
     const { createServer } = await import('node:http');

@@ -45,7 +45,7 @@ export function hostRoutes(ctx: ServerContext): RouteDef[] {
         const open = await openByHost(ctx);
         const hosts = (await ctx.store.listHosts()).map((h) => hostView(h, now, open));
         const active = hosts.filter((h) => h.status === 'online' || h.status === 'offline');
-        const stats = await ctx.store.violationStats({ now: new Date(now).toISOString() });
+        const stats = await ctx.store.violationStats({ now: new Date(now).toISOString(), unresolvedOnly: true });
         const byType = new Map<string, { open: number; overdue: number }>();
         const byArticle = new Map<string, { open: number; overdue: number }>();
         for (const s of stats) {
