@@ -85,9 +85,10 @@ export async function breakdown(file: string, dataDir: string, hostIds: string[]
 
     // Start-up, not a console route: sweepViolations runs one such query per violation type before the listeners open.
     const since = new Date(Date.now() - 2 * 3_600_000).toISOString();
-    const sweepSql: [string, ...unknown[]] = ['SELECT * FROM events WHERE type = ? AND time >= ? ORDER BY received_at, id LIMIT ?', 'usb.blocked', since, 2000];
+    // The shape sweepViolations uses: a range on (received_at, id) from `since`.
+    const sweepSql: [string, ...unknown[]] = ['SELECT * FROM events WHERE type = ? AND (received_at, id) > (?, ?) ORDER BY received_at, id LIMIT ?', 'usb.blocked', since, '', 2000];
     if (o.sweep) {
-      const one = await median(() => store.queryEvents({ type: 'usb.blocked', since, limit: 2000 }), 1);
+      const one = await median(() => store.queryEvents({ type: 'usb.blocked', after: { receivedAt: since, id: '' }, limit: 2000 }), 1);
       parts.push({ route: 'server start', call: 'sweepViolations, 1 type (of 13)', ms: one, plan: plan(db, ...sweepSql) });
       parts.push({ route: 'server start', call: `sweepViolations, all ${VIOLATION_TYPES.size} types (estimate)`, ms: one * VIOLATION_TYPES.size, plan: '' });
     } else {
