@@ -4,6 +4,8 @@
  * Collectors and checks receive a Runner, so tests feed them recorded outputs.
  */
 import { spawn, execFileSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 
 /** WHATWG labels for the OEM code pages of the markets we serve; others are ASCII-compatible. */
 const OEM_LABELS: Record<string, string> = { '936': 'gbk', '54936': 'gb18030', '950': 'big5', '932': 'shift_jis', '949': 'euc-kr', '866': 'ibm866', '65001': 'utf-8' };
@@ -41,6 +43,20 @@ export interface RunOptions {
   input?: string;
   /** `oem`: decode output in the Windows console code page (e.g. GBK on zh-CN); UTF-8 otherwise. */
   encoding?: 'oem';
+}
+
+/**
+ * A program on `path`, then in `extra` folders (a service's PATH often lacks the sbin ones), or null.
+ */
+export function which(cmd: string, path = process.env.PATH ?? '', extra: readonly string[] = ['/usr/sbin', '/sbin', '/usr/bin', '/bin']): string | null {
+  for (const dir of [...path.split(delimiter), ...extra]) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, cmd), constants.X_OK);
+      return join(dir, cmd);
+    } catch { /* next */ }
+  }
+  return null;
 }
 
 export type Runner = (cmd: string, args: string[], opts?: RunOptions) => Promise<RunResult>;

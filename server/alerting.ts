@@ -1,13 +1,14 @@
 /** Wires alert forwarding into the server: new and newly overdue violations go to the configured targets. */
 import { AlertForwarder, validateAlertConfig, type AlertConfig, type AlertMessage } from './alerts/index.js';
 import type { ServerContext } from './context.js';
+import { consoleUrl } from './config.js';
 import type { ViolationDraft, ViolationRow } from './store/types.js';
 
 export async function startAlerting(ctx: ServerContext): Promise<() => Promise<void>> {
   const checked = validateAlertConfig((await ctx.store.getSetting('alerts')) ?? {});
   if (!checked.ok) ctx.log.warn({ error: checked.error }, 'stored alert settings are invalid; alerts are off until they are fixed');
   const fwd = new AlertForwarder(checked.ok ? checked.config : {}, { log: ctx.log.child({ part: 'alerts' }) });
-  const consoleBase = `https://${ctx.config.hosts[0]!.includes(':') ? `[${ctx.config.hosts[0]}]` : ctx.config.hosts[0]}:${ctx.config.consolePort}`;
+  const consoleBase = consoleUrl(ctx.config);
   const message = async (v: ViolationDraft | ViolationRow, overdue: boolean): Promise<AlertMessage> => {
     const h = await ctx.store.getHost(v.hostId);
     return {

@@ -11,7 +11,7 @@ import { checkPolicy } from '../shared/policy.js';
 import { caHash } from '../shared/pki.js';
 import { initData } from './init.js';
 import { openStore } from './store/index.js';
-import { loadConfig, dataPaths } from './config.js';
+import { loadConfig, dataPaths, consoleUrl } from './config.js';
 import { createEnrollToken } from './tokens.js';
 import { startServer } from './server.js';
 import type { Store } from './store/types.js';
@@ -79,9 +79,8 @@ token.command('create')
     const cfg = loadConfig(data);
     const t = await withStore(o, (s) => createEnrollToken(s, { uses: o.uses, ttlMs: parseDuration(o.ttl) }));
     const hash = caHash(readFileSync(dataPaths(data).caCert, 'utf8'));
-    const host = cfg.hosts[0]!.includes(':') ? `[${cfg.hosts[0]}]` : cfg.hosts[0];
     process.stdout.write(`token id: ${t.id}\ntoken: ${t.token}\nexpires: ${t.expiresAt}\n` +
-      `termguard-agent enroll --server https://${host}:${cfg.consolePort} --token ${t.token} --ca-hash ${hash}\n`);
+      `termguard-agent enroll --server ${consoleUrl(cfg)} --token ${t.token} --ca-hash ${hash}\n`);
   }));
 token.command('list')
   .addOption(dataOpt()).addOption(storeOpt())

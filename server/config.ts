@@ -31,6 +31,16 @@ export const ServerConfigSchema = z.strictObject({
 });
 export type ServerConfig = z.output<typeof ServerConfigSchema>;
 
+/** A host name or address as it goes into a URL (IPv6 in brackets). */
+export function urlHost(name: string): string {
+  return name.includes(':') ? `[${name}]` : name;
+}
+
+/** The console listener's URL under the first name in the server certificate. */
+export function consoleUrl(config: Pick<ServerConfig, 'hosts' | 'consolePort'>): string {
+  return `https://${urlHost(config.hosts[0]!)}:${config.consolePort}`;
+}
+
 export const dataPaths = (dir: string) => ({
   caKey: join(dir, 'ca.key'),
   caCert: join(dir, 'ca.crt'),

@@ -10,7 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { App } from './http/app.js';
 import pino, { type Logger } from 'pino';
-import { dataPaths, loadConfig, type ServerConfig } from './config.js';
+import { dataPaths, loadConfig, urlHost, type ServerConfig } from './config.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/types.js';
 import { Revocations } from './revocation.js';
@@ -146,7 +146,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const agentPort = (agentApp.server.address() as { port: number }).port;
   const consolePort = (consoleApp.server.address() as { port: number }).port;
   ctx.config = { ...config, agentPort, consolePort };
-  const host = config.bind.includes(':') ? `[${config.bind}]` : config.bind;
+  const host = urlHost(config.bind);
   return {
     agentUrl: `https://${host}:${agentPort}`,
     consoleUrl: `https://${host}:${consolePort}`,

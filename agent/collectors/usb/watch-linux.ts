@@ -14,6 +14,7 @@ import type { Part } from '../../supervisor.js';
 import { CollectorUnsupported } from '../types.js';
 import { readUsbSysfs } from './linux.js';
 import { usbDevicesDir } from './linux-fs.js';
+import { which } from '../../exec.js';
 import { buildUsbDevices, diffUsbDevices, isDeviceName } from './parse.js';
 
 export interface UsbChange {
@@ -47,15 +48,7 @@ export interface LinuxUsbWatcherOptions {
 const INCOMPLETE_RETRIES = 8;
 
 export async function whichBinary(bin: string): Promise<string | null> {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(delimiter)) {
-    if (!dir) continue;
-    const p = join(dir, bin);
-    try {
-      await access(p, constants.X_OK);
-      return p;
-    } catch { /* next */ }
-  }
-  return null;
+  return which(bin, process.env.PATH ?? '/usr/bin:/bin', []);
 }
 
 /**

@@ -1,8 +1,8 @@
 /** The Linux egress platform: /proc tables, ss -E and conntrack events, sysfs paths, nftables. */
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { delimiter, join } from 'node:path';
-import type { Runner } from '../../exec.js';
+import { join } from 'node:path';
+import { which, type Runner } from '../../exec.js';
 import { parseResolvConf } from '../../collectors/network/parse.js';
 import type { EgressPlatform, SocketEventLike } from '../control.js';
 import type { Family } from '../types.js';
@@ -20,18 +20,6 @@ export interface LinuxEgressOptions {
   /** Start `ss -E` / `conntrack -E` children (root only). */
   socketEvents: boolean;
   nft: string;
-}
-
-/** A program on PATH (plus the sbin folders a service's PATH may lack), or null. */
-export function which(cmd: string, path = process.env.PATH ?? ''): string | null {
-  for (const dir of [...path.split(delimiter), '/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, cmd), constants.X_OK);
-      return join(dir, cmd);
-    } catch { /* next */ }
-  }
-  return null;
 }
 
 function readText(path: string): string {

@@ -13,6 +13,7 @@ import { hashPassword, hashSecret, newSecret } from '../../../auth/secrets.js';
 import { audit } from '../../../auth/session.js';
 import { isRole, ROLES } from '../../../auth/roles.js';
 import { verifyAuditChain } from '../../../audit.js';
+import { consoleUrl } from '../../../config.js';
 import { body, int, list, query, str, who } from './common.js';
 import type { RouteDef } from './index.js';
 
@@ -28,14 +29,13 @@ function duration(v: unknown, name: string, def: string): number {
 }
 
 export function adminRoutes(ctx: ServerContext): RouteDef[] {
-  const hostName = () => (ctx.config.hosts[0]!.includes(':') ? `[${ctx.config.hosts[0]}]` : ctx.config.hosts[0]!);
   return [
     // ── enrollment tokens ──
     {
       method: 'GET', url: '/api/tokens', perm: 'tokens.write', summary: 'enrollment tokens (never their values), the CA hash and the enroll command',
       handler: async () => ({
         ...list(await ctx.store.listTokens()), caHash: caHash(ctx.ca.certPem),
-        enrollCommand: `termguard-agent enroll --server https://${hostName()}:${ctx.config.consolePort} --token <token> --ca-hash ${caHash(ctx.ca.certPem)}`,
+        enrollCommand: `termguard-agent enroll --server ${consoleUrl(ctx.config)} --token <token> --ca-hash ${caHash(ctx.ca.certPem)}`,
       }),
     },
     {
@@ -47,7 +47,7 @@ export function adminRoutes(ctx: ServerContext): RouteDef[] {
         const t = await createEnrollToken(ctx.store, { uses, ttlMs: duration(b.ttl, 'ttl', '24h') });
         await audit(ctx, who(req).user, 'token.create', t.id, { uses, expiresAt: t.expiresAt });
         const hash = caHash(ctx.ca.certPem);
-        return { id: t.id, token: t.token, expiresAt: t.expiresAt, caHash: hash, enrollCommand: `termguard-agent enroll --server https://${hostName()}:${ctx.config.consolePort} --token ${t.token} --ca-hash ${hash}` };
+        return { id: t.id, token: t.token, expiresAt: t.expiresAt, caHash: hash, enrollCommand: `termguard-agent enroll --server ${consoleUrl(ctx.config)} --token ${t.token} --ca-hash ${hash}` };
       },
     },
     {

@@ -6,10 +6,10 @@ import type { HostRow } from '../../../store/types.js';
 import { audit } from '../../../auth/session.js';
 import { body, int, list, query, str, who } from './common.js';
 import type { RouteDef } from './index.js';
+import { GROUP } from './policies.js';
 
 export const ONLINE_MS = 5 * 60_000;
 export const SILENT_MS = 24 * 3_600_000;
-const GROUP = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const TIMELINE = ['usb.attached', 'usb.blocked', 'usb.unblocked', 'usb.detached', 'media.mounted', 'media.unmounted', 'media.file_written', 'media.files_burst',
   'egress.violation', 'egress.internet_reachable', 'egress.interface', 'egress.blocked', 'egress.enforcement', 'agent.started', 'agent.stopped', 'drill'];
 

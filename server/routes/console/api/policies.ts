@@ -6,7 +6,8 @@ import { audit } from '../../../auth/session.js';
 import { body, int, list, query, who } from './common.js';
 import type { RouteDef } from './index.js';
 
-const GROUP = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** Host group names: lower-case letters, digits, - and _. */
+export const GROUP = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 function group(v: string | undefined): string {
   const g = v || 'default';
