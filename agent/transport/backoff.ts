@@ -37,3 +37,11 @@ export class Backoff {
 export function jitter(ms: number, fraction = 0.1): number {
   return ms * (1 - fraction + Math.random() * 2 * fraction);
 }
+
+/**
+ * How long to wait when the server answered with Retry-After: what it asked, plus up to half again,
+ * so a fleet refused in the same second does not come back in the same second.
+ */
+export function afterRetryAfter(ms: number): number {
+  return ms * (1 + Math.random() * 0.5);
+}

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Part } from '../supervisor.js';
 import { isCertificateError, ServerError, type AgentClient, type CommandsResult } from './client.js';
-import { Backoff, sleep } from './backoff.js';
+import { Backoff, afterRetryAfter, sleep } from './backoff.js';
 
 export interface CommandHandlers {
   policyVersion(): number;
@@ -48,7 +48,7 @@ export class CommandPoller implements Part {
       } catch (err) {
         if (signal.aborted) return;
         if (isCertificateError(err)) this.h.certificateError();
-        const wait = err instanceof ServerError && err.retryAfterMs !== undefined ? err.retryAfterMs : backoff.next();
+        const wait = err instanceof ServerError && err.retryAfterMs !== undefined ? afterRetryAfter(err.retryAfterMs) : backoff.next();
         this.log.debug({ err: (err as Error).message, waitMs: Math.round(wait) }, 'command poll failed');
         await sleep(wait, signal);
       }

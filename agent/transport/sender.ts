@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Part } from '../supervisor.js';
 import type { Spool } from './spool.js';
 import { ServerError, isCertificateError, type AgentClient } from './client.js';
-import { Backoff, sleep } from './backoff.js';
+import { Backoff, afterRetryAfter, sleep } from './backoff.js';
 
 export interface SenderOptions {
   batchEvents: number;
@@ -122,7 +122,7 @@ export class Sender implements Part {
         this.reachable = err instanceof ServerError;
         recovering = true;
         if (isCertificateError(err)) this.onCertificateError();
-        const wait = err instanceof ServerError && err.retryAfterMs !== undefined ? err.retryAfterMs : backoff.next();
+        const wait = err instanceof ServerError && err.retryAfterMs !== undefined ? afterRetryAfter(err.retryAfterMs) : backoff.next();
         this.log.warn({ err: this.lastError, waitMs: Math.round(wait) }, 'sending events failed; will retry');
         await sleep(wait, signal);
       }
