@@ -1,18 +1,20 @@
 /**
  * `termguard-agent run`: the supervised group — sender, heartbeat, command poller, certificate
- * renewal, status file — around one durable spool. Every event goes to the spool first.
+ * renewal, status file — around one durable spool. Every event goes to the spool first; a full or
+ * failing disk does not stop any part (see emit()).
  */
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { newEvent, type AgentEvent } from '../shared/events.js';
 import { checkPolicy } from '../shared/policy.js';
-import { writeFileAtomic, exists } from '../shared/fs.js';
+import { writeFileAtomic } from '../shared/fs.js';
 import { PROTOCOL_VERSION } from '../shared/protocol.js';
 import { VERSION } from '../shared/version.js';
 import type { AgentConfig } from './config.js';
 import { loadState, saveState, statePaths, type AgentState } from './state.js';
-import { Spool } from './transport/spool.js';
+import { Spool, type OfferResult } from './transport/spool.js';
+import { writeStatusFile, type AgentStatusFile } from './status.js';
 import { AgentClient } from './transport/client.js';
 import { Sender } from './transport/sender.js';
 import { CommandPoller } from './transport/commands.js';
@@ -32,18 +34,7 @@ import type { Policy } from '../shared/policy.js';
 import { makeEgress, resolveServer, tlsReach } from './egress/index.js';
 import type { EgressControl } from './egress/control.js';
 
-export interface AgentStatusFile {
-  pid: number;
-  version: string;
-  updatedAt: string;
-  hostId: string;
-  serverReachable: boolean | null;
-  lastContact: string | null;
-  lastError: string | null;
-  policyVersion: number;
-  spool: ReturnType<Spool['depth']>;
-  rejected: number;
-}
+export { readStatusFile, type AgentStatusFile } from './status.js';
 
 export class AgentRuntime {
   state: AgentState;
@@ -59,6 +50,7 @@ export class AgentRuntime {
   private applied: { version: number; policy: Policy };
   private readonly started = Date.now();
   private policySeen: number;
+  private statusFailing = false;
 
   private constructor(readonly stateDir: string, readonly config: AgentConfig, readonly log: Logger, spool: Spool) {
     this.state = loadState(stateDir);
@@ -74,29 +66,29 @@ export class AgentRuntime {
       drainJitterMs: config.send.drainJitterSeconds * 1000,
     }, log.child({ part: 'sender' }), () => this.renewer.checkNow());
     this.monitor = new HostMonitor({
-      stateDir, hostId: () => this.state.hostId, policy: () => this.applied, emit: (...e) => this.emit(...e),
+      stateDir, hostId: () => this.state.hostId, policy: () => this.applied, emit: (...e) => this.emitFromPart(...e),
     }, config, log.child({ part: 'monitor' }));
     const usbLog = log.child({ part: 'usb' });
     const platform = usbPlatform({ platform: process.platform, root: '/', procfs: config.paths.procfs, sysfs: config.paths.sysfs, run: agentRunner, now: new Date() },
       (err) => usbLog.warn({ err: err.message }, 'usb read failed'));
     this.usb = platform ? new UsbControl(
-      { policy: () => this.applied.policy, emit: (...e) => this.emit(...e) },
+      { policy: () => this.applied.policy, emit: (...e) => this.emitFromPart(...e) },
       platform.watcher, platform.enforcer,
       new UsbExceptions(stateDir, readFileSync(statePaths(stateDir).ca, 'utf8'), this.state.hostId), usbLog,
     ) : null;
     const mediaLog = log.child({ part: 'media' });
     this.mediaControl = new MediaControl({
-      policy: () => this.applied.policy, emit: (...e) => this.emit(...e),
+      policy: () => this.applied.policy, emit: (...e) => this.emitFromPart(...e),
       allowedUsbIds: () => this.usb?.allowedDevices() ?? [], mounts: () => this.media.watcher?.mounts() ?? [],
     }, agentRunner, config.paths.procfs, mediaLog);
     this.media = makeMediaParts({
-      config, run: agentRunner, emit: (e) => void this.emit(e), auditFiles: this.applied.policy.usb.auditFiles,
+      config, run: agentRunner, emit: (e) => { this.emitFromPart(e).catch((err: unknown) => mediaLog.warn({ err: (err as Error).message }, 'media event not spooled')); }, auditFiles: this.applied.policy.usb.auditFiles,
       onMounted: (m) => this.mediaControl.mounted(m),
       onError: (err) => mediaLog.warn({ err: err.message }, 'media watch'),
     });
     const paths = statePaths(stateDir);
     this.egress = makeEgress(config, agentRunner, {
-      policy: () => this.applied.policy, emit: (...e) => this.emit(...e),
+      policy: () => this.applied.policy, emit: (...e) => this.emitFromPart(...e),
       serverEndpoints: () => resolveServer([this.state.agentUrl, this.state.serverUrl]),
       reachServer: (ms) => tlsReach(this.state.agentUrl, { ca: paths.ca, cert: paths.cert, key: paths.key }, ms),
     }, log.child({ part: 'egress' }));
@@ -104,14 +96,33 @@ export class AgentRuntime {
 
   static async open(stateDir: string, config: AgentConfig, log: Logger): Promise<AgentRuntime> {
     loadState(stateDir); // refuse early, before taking the spool lock, when not enrolled
-    const spool = await Spool.open(statePaths(stateDir).spool, { maxBytes: config.spool.maxBytes });
+    // Said once when writes start failing and once when they work again, in the order they happen; not per event.
+    const spoolLog = log.child({ part: 'spool' });
+    const spool = await Spool.open(statePaths(stateDir).spool, {
+      maxBytes: config.spool.maxBytes,
+      onFault: (f) => spoolLog.error({ code: f.code, reason: f.reason, err: f.message },
+        'spool cannot write: keeping high and critical events in memory and counting the others until it can'),
+      onRecover: (r) => spoolLog.warn({ code: r.fault.code, since: r.fault.since, failures: r.fault.failures, released: r.released, dropped: r.reported },
+        'spool writes again; what it could not keep is reported in agent.spool_dropped'),
+    });
     return new AgentRuntime(stateDir, config, log, spool);
   }
 
-  /** Spool first, then wake the sender. */
-  async emit(...events: AgentEvent[]): Promise<void> {
-    await this.spool.append(events);
-    this.sender.notify();
+  /**
+   * Spool first, then wake the sender. Resolves on a full or failing disk too, so no part stops for
+   * it: `spooled` says the events are on disk (durable); otherwise high and critical ones wait in
+   * memory (`held`, written when the disk takes them again) and the others are counted (`dropped`)
+   * for the next agent.spool_dropped. Rejects only for an invalid event or a closed spool.
+   */
+  async emit(...events: AgentEvent[]): Promise<OfferResult> {
+    const r = await this.spool.offer(events);
+    if (r.spooled) this.sender.notify();
+    return r;
+  }
+
+  /** The parts' emit: they go on either way, so they need not look at the outcome. */
+  private async emitFromPart(...events: AgentEvent[]): Promise<void> {
+    await this.emit(...events);
   }
 
   private saveState(patch: Partial<AgentState>): void {
@@ -146,10 +157,16 @@ export class AgentRuntime {
     const s: AgentStatusFile = {
       pid: process.pid, version: VERSION, updatedAt: new Date().toISOString(), hostId: this.state.hostId,
       serverReachable: this.sender.reachable, lastContact: this.sender.lastContact, lastError: this.sender.lastError,
-      policyVersion: this.state.policyVersion, spool: this.spool.depth(), rejected: this.sender.rejected,
+      policyVersion: this.state.policyVersion, spool: { ...this.spool.depth(), error: this.spool.fault() }, rejected: this.sender.rejected,
     };
-    // Rewritten every few seconds and only informational: atomic, but not worth two fsyncs each time.
-    writeFileAtomic(statePaths(this.stateDir).status, JSON.stringify(s, null, 2) + '\n', 0o644, { durable: false });
+    try {
+      writeStatusFile(this.stateDir, s);
+      this.statusFailing = false;
+    } catch (err) {
+      // Only informational: a disk that refuses it must not stop the agent.
+      if (!this.statusFailing) this.log.warn({ err: (err as Error).message }, 'cannot write status.json');
+      this.statusFailing = true;
+    }
   }
 
   private heartbeat(): Part {
@@ -177,6 +194,8 @@ export class AgentRuntime {
       name: 'status',
       run: async (signal) => {
         while (!signal.aborted) {
+          // Events a failed write left in memory go out with the next emit, or here if none comes.
+          if (this.spool.fault()) await this.spool.retry();
           this.writeStatus();
           await sleep(this.config.intervals.status * 1000, signal);
         }
@@ -213,7 +232,7 @@ export class AgentRuntime {
       .add(new Watchdog({
         maxRssBytes: this.config.watchdog.maxRssMb * 1024 * 1024, maxCpuPercent: this.config.watchdog.maxCpuPercent,
         sampleMs: this.config.watchdog.sampleSeconds * 1000, samples: this.config.watchdog.samples,
-      }, (e) => this.emit(e), this.log.child({ part: 'watchdog' })));
+      }, (e) => this.emitFromPart(e), this.log.child({ part: 'watchdog' })));
     if (this.usb) group.add(this.usb);
     for (const p of this.media.parts) group.add(p);
     if (this.egress) group.add(this.egress);
@@ -230,18 +249,10 @@ export class AgentRuntime {
     await this.sender.flush(flushing);
     this.writeStatus();
     this.client.close();
+    if (this.spool.fault()) await this.spool.retry();
+    const { held, unreported } = this.spool.depth();
+    if (held || unreported) this.log.error({ held, unreported }, 'spool still cannot write; these events end with the agent');
     await this.spool.close();
     if (failure) throw failure;
-  }
-}
-
-/** What `status` shows when no agent is running: read the folder. */
-export function readStatusFile(stateDir: string): AgentStatusFile | null {
-  const p = statePaths(stateDir).status;
-  if (!exists(p)) return null;
-  try {
-    return JSON.parse(readFileSync(p, 'utf8')) as AgentStatusFile;
-  } catch {
-    return null;
   }
 }

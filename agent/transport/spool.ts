@@ -1,6 +1,7 @@
 /**
  * The agent's durable event journal: nothing whose append resolved is lost, nothing acked comes back,
- * even after SIGKILL mid-write or a full disk. Hot path: append() and peek() run for every batch.
+ * even after SIGKILL mid-write (on a full disk, a crash may resend acked events; see below). Hot
+ * path: append()/offer() and peek() run for every batch.
  *
  * On disk (folder 0700, files 0600):
  *   seg-<12 digits>.log  append-only, one line per event:
@@ -10,6 +11,16 @@
  *                        `t` is the dropped total at the last compaction, `n` what one drop round added.
  *   spool.lock           pid of the holder, created with O_EXCL.
  * A line that is torn (no newline) or fails its CRC is ignored: the call that wrote it never resolved.
+ *
+ * Bounds: `maxBytes` caps the live records; dead ones (acked or dropped, sharing a file with live ones)
+ * and the journal are reclaimed whenever all files together pass `maxBytes + segmentBytes`.
+ *
+ * A disk that refuses writes (full, or failing): append() throws; offer() does not. offer() keeps the
+ * high and critical events of a failed write in memory (bounded) and counts the others by severity and
+ * type; the next write that succeeds carries the held events and an `agent.spool_dropped` with the
+ * count (`reason` "disk_full" or "write_error"). Drops at the cap say `reason` "cap". While the journal
+ * cannot be written, acks still free their records in memory (so their files can go and free space); a
+ * crash before the journal catches up resends those events, which the server's idempotent ingest absorbs.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import {
@@ -19,11 +30,55 @@ import {
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { newEvent, isUuid, SEVERITY_RANK, SEVERITIES, type AgentEvent } from '../../shared/events.js';
-import { TgError } from '../../shared/errors.js';
+import { TgError, isTgError } from '../../shared/errors.js';
 import { ensureDir, fsyncDir, writeFileAtomic } from '../../shared/fs.js';
 
-export interface SpoolOptions { maxBytes?: number; segmentBytes?: number; }
-export interface SpoolDepth { events: number; bytes: number; segments: number; dropped: number /* total ever dropped */ }
+export interface SpoolOptions {
+  maxBytes?: number;
+  segmentBytes?: number;
+  /** The clock of the drop reports and the fault record (tests simulate days with it); default Date.now. */
+  now?: () => number;
+  /** Called once when writes start failing (not per event), in order with the writes. */
+  onFault?: (fault: SpoolFault) => void;
+  /** Called by the first write that succeeds after a fault. */
+  onRecover?: (r: SpoolRecovery) => void;
+}
+export interface SpoolDepth {
+  events: number;
+  bytes: number;
+  segments: number;
+  dropped: number; // total ever dropped and reported (cap and disk)
+  held: number; // events of failed writes kept in memory, written when the disk takes them
+  unreported: number; // events a failed write could not keep, counted for the next drop report
+}
+
+/** Why events were dropped: over the byte cap, or a disk that refused the write (ENOSPC/EDQUOT, or another error). */
+export type DropReason = 'cap' | 'disk_full' | 'write_error';
+
+/** The spool's write failure, while it lasts (cleared by the next write that succeeds). */
+export interface SpoolFault {
+  code: string; // errno code, e.g. ENOSPC
+  reason: Exclude<DropReason, 'cap'>;
+  message: string;
+  since: string;
+  last: string;
+  failures: number;
+}
+
+/** The end of a fault: held events written (`released`) and the count of the others reported. */
+export interface SpoolRecovery { released: number; reported: number; fault: SpoolFault; }
+
+/**
+ * What offer() did with a batch. `spooled`: every event is on disk, as durable as a resolved append.
+ * Otherwise `held` ids wait in memory (written by the next write that succeeds, lost only if the process
+ * ends first) and `dropped` ids are counted in the next `agent.spool_dropped`.
+ */
+export interface OfferResult {
+  spooled: boolean;
+  held: string[];
+  dropped: string[];
+  fault?: SpoolFault;
+}
 
 const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 const DEFAULT_SEGMENT_BYTES = 4 * 1024 * 1024;
@@ -35,8 +90,15 @@ const REPORT_RANK = 4;
 /** `crc ␠ rank ␠ uuid ␠` — the time field starts here. */
 const TIME_AT = 8 + 1 + 1 + 1 + 36 + 1;
 const IDS_PER_JOURNAL_LINE = 1000;
+/** The lock file: a pid and a newline. */
+const LOCK_BYTES = String(process.pid).length + 1;
 /** Journal lines cost ~40 bytes per id; compact when it is well past what a rewrite would hold. */
 const JOURNAL_SLACK = 1024 * 1024;
+/** Events of failed writes kept in memory: high and critical only, at most this many and these bytes. */
+const HOLD_EVENTS = 1000;
+const HOLD_BYTES = 1024 * 1024;
+/** Kept in memory (rank ≥ this) when a write fails: high and critical. */
+const HOLD_RANK = SEVERITY_RANK.high;
 
 const LIVE = 0;
 const DEAD = 1; // acked or dropped, still in a segment file; its id stays in the ack journal
@@ -57,9 +119,22 @@ interface Segment {
   fd?: number; // read descriptor, opened on first peek
 }
 
-interface Pending { rank: number; id: string; time: number; line: Buffer; }
+interface Pending { rank: number; id: string; time: number; type: string; line: Buffer; }
 
-interface DropStats { count: number; by: number[]; since: number; until: number; }
+interface DropStats {
+  count: number;
+  by: number[]; // by severity rank
+  since: number;
+  until: number;
+  /** By event type, where known: drops of events the spool never held (cap drops know only the severity). */
+  types: Map<string, number> | null;
+  /** Counts of earlier reports folded in, by their reason. */
+  reasons: Map<string, number>;
+}
+
+function newStats(types = false): DropStats {
+  return { count: 0, by: [0, 0, 0, 0], since: Infinity, until: -Infinity, types: types ? new Map() : null, reasons: new Map() };
+}
 
 /**
  * Per-record index as parallel typed arrays (~30 bytes a record plus its id string), so 500k small
@@ -130,12 +205,25 @@ export class Spool {
   private readonly lent = new Set<number>();
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** Events of failed writes kept for the next write (high and critical), in emit order. */
+  private held: Pending[] = [];
+  private readonly heldIds = new Set<string>();
+  private heldBytes = 0;
+  /** Events failed writes could not keep, by reason, until a report of them is on disk. */
+  private readonly lost = new Map<Exclude<DropReason, 'cap'>, DropStats>();
+  private failure: SpoolFault | null = null;
+  private readonly journalSlack: number;
 
   private constructor(
     private readonly dir: string,
     private readonly maxBytes: number,
     private readonly segmentBytes: number,
-  ) {}
+    private readonly now: () => number,
+    private readonly hooks: Pick<SpoolOptions, 'onFault' | 'onRecover'>,
+  ) {
+    // Small spools (tests, tight disks) compact sooner: the journal counts against the files' bound.
+    this.journalSlack = Math.min(JOURNAL_SLACK, Math.floor(segmentBytes / 4));
+  }
 
   static async open(dir: string, opts: SpoolOptions = {}): Promise<Spool> {
     const maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -151,7 +239,7 @@ export class Spool {
       throw new TgError('TG_E_SPOOL', `create spool folder ${abs}`, { cause });
     }
     takeLock(abs);
-    const spool = new Spool(abs, maxBytes, segmentBytes);
+    const spool = new Spool(abs, maxBytes, segmentBytes, opts.now ?? Date.now, { onFault: opts.onFault, onRecover: opts.onRecover });
     try {
       await spool.recover();
     } catch (e) {
@@ -162,17 +250,29 @@ export class Spool {
     return spool;
   }
 
+  /** Durable when it resolves; a write the disk refuses rejects with TG_E_SPOOL. */
   append(events: AgentEvent[]): Promise<void> {
     return this.serial(async () => {
-      const batch = this.encode(events);
-      if (batch.length === 0) return;
-      const plan = this.planDrops(batch);
-      const keep = plan.batchDropped.size ? batch.filter((_, k) => !plan.batchDropped.has(k)) : batch;
-      if (plan.report) keep.push(plan.report);
-      await this.write(keep);
-      if (plan.report) await this.commitDrops(plan.victims, plan.count);
-      await this.tidy();
+      await this.put(this.encode(events), true);
     });
+  }
+
+  /**
+   * append() for producers that must keep running on a full or failing disk: resolves either way and
+   * says what became of the events (see OfferResult). Rejects only for invalid events or a closed spool.
+   */
+  offer(events: AgentEvent[]): Promise<OfferResult> {
+    return this.serial(() => this.put(this.encode(events), false));
+  }
+
+  /** Try again to write what failed writes left in memory (held events, the count of the others). */
+  retry(): Promise<OfferResult> {
+    return this.offer([]);
+  }
+
+  /** The write failure that still lasts, or null. */
+  fault(): SpoolFault | null {
+    return this.failure ? { ...this.failure } : null;
   }
 
   peek(maxEvents: number, maxBytes = Number.POSITIVE_INFINITY): AgentEvent[] {
@@ -217,14 +317,24 @@ export class Spool {
     return this.serial(async () => {
       const hit = [...new Set(ids)].filter((id) => this.liveIds.has(id));
       if (hit.length === 0) return;
-      await this.journalWrite({ a: hit });
+      try {
+        await this.journalWrite({ a: hit });
+      } catch {
+        // A full disk must not stop the drain, which is what frees space: the journal is rewritten from
+        // memory before its next line; a crash before that only resends events the server already has.
+      }
       for (const id of hit) this.kill(this.liveIds.get(id)!);
       await this.tidy();
     });
   }
 
   depth(): SpoolDepth {
-    return { events: this.liveIds.size, bytes: this.liveBytes, segments: this.segs.size, dropped: this.dropped };
+    let unreported = 0;
+    for (const st of this.lost.values()) unreported += st.count;
+    return {
+      events: this.liveIds.size, bytes: this.liveBytes, segments: this.segs.size, dropped: this.dropped,
+      held: this.held.length, unreported,
+    };
   }
 
   close(): Promise<void> {
@@ -239,8 +349,8 @@ export class Spool {
 
   // --- serialisation -------------------------------------------------------------------------
 
-  /** append/ack/close run one at a time, in call order; peek and depth see only finished calls. */
-  private serial(fn: () => Promise<void>): Promise<void> {
+  /** append/offer/ack/close run one at a time, in call order; peek and depth see only finished calls. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new TgError('TG_E_SPOOL', `spool ${this.dir} is closed`));
     const run = this.queue.then(fn);
     this.queue = run.catch(() => undefined);
@@ -336,7 +446,7 @@ export class Spool {
         throw new TgError('TG_E_EVENT_INVALID', `spool needs a UUID id and a known severity (event ${String(ev.id)})`);
       }
       // Appending an id already held is a retry; keeping one copy keeps peek free of duplicates.
-      if (this.liveIds.has(ev.id) || seen.has(ev.id)) continue;
+      if (this.liveIds.has(ev.id) || this.heldIds.has(ev.id) || seen.has(ev.id)) continue;
       seen.add(ev.id);
       out.push(encodeLine(SEVERITY_RANK[ev.severity], ev));
     }
@@ -344,20 +454,90 @@ export class Spool {
   }
 
   /**
-   * Earlier drop reports are folded into the new one first (their counts survive), then events go by
-   * lowest severity, oldest first within one; the new batch counts as newest.
+   * Write `fresh` after what earlier failed writes held, with a report of what they could not keep.
+   * A write the disk refuses: strict rethrows; otherwise high and critical events are held, the rest counted.
    */
-  private planDrops(batch: Pending[]): { victims: number[]; batchDropped: Set<number>; report?: Pending; count: number } {
-    const batchBytes = batch.reduce((n, p) => n + p.line.length, 0);
+  private async put(fresh: Pending[], strict: boolean): Promise<OfferResult> {
+    const batch = this.held.length ? [...this.held, ...fresh] : fresh;
+    const losses = [...this.lost].map(([reason, st]) => ({ count: st.count, report: makeReport(reason, st, newStats(), this.now()) }));
+    if (batch.length === 0 && losses.length === 0) return { spooled: true, held: [], dropped: [] };
+    const reported = losses.reduce((n, l) => n + l.count, 0);
+    try {
+      const plan = this.planDrops(batch, losses.reduce((n, l) => n + l.report.line.length, 0));
+      // A new array: `fresh` is still needed as it is if the write fails.
+      const keep = batch.filter((_, k) => !plan.batchDropped.has(k));
+      if (plan.report) keep.push(plan.report);
+      for (const l of losses) keep.push(l.report);
+      await this.write(keep);
+      if (plan.report || reported) await this.commitDrops(plan.victims, plan.count + reported);
+    } catch (e) {
+      if (!isTgError(e) || e.code !== 'TG_E_SPOOL') throw e;
+      const fault = this.noteFailure(e);
+      if (strict) throw e;
+      return this.keepWhatFits(fresh, fault);
+    }
+    const ended = this.failure;
+    const released = this.held.length;
+    this.held = [];
+    this.heldIds.clear();
+    this.heldBytes = 0;
+    this.lost.clear();
+    this.failure = null;
+    if (ended) call(this.hooks.onRecover, { released, reported, fault: ended });
+    await this.tidy();
+    return { spooled: true, held: [], dropped: [] };
+  }
+
+  private noteFailure(e: TgError): SpoolFault {
+    const code = errnoOf(e) ?? 'UNKNOWN';
+    const at = new Date(this.now()).toISOString();
+    const cause = (e.cause as Error | undefined)?.message;
+    const first = !this.failure;
+    this.failure = {
+      code, reason: code === 'ENOSPC' || code === 'EDQUOT' ? 'disk_full' : 'write_error',
+      message: cause ? `${e.message}: ${cause}` : e.message,
+      since: this.failure?.since ?? at, last: at, failures: (this.failure?.failures ?? 0) + 1,
+    };
+    if (first) call(this.hooks.onFault, { ...this.failure });
+    return { ...this.failure };
+  }
+
+  /** First come, first kept: an answer once given (held) stays true while the process lives. */
+  private keepWhatFits(fresh: Pending[], fault: SpoolFault): OfferResult {
+    const held: string[] = [];
+    const dropped: string[] = [];
+    for (const p of fresh) {
+      if (p.rank >= HOLD_RANK && this.held.length < HOLD_EVENTS && this.heldBytes + p.line.length <= HOLD_BYTES) {
+        this.held.push(p);
+        this.heldIds.add(p.id);
+        this.heldBytes += p.line.length;
+        held.push(p.id);
+        continue;
+      }
+      let st = this.lost.get(fault.reason);
+      if (!st) this.lost.set(fault.reason, st = newStats(true));
+      count(st, p.rank, p.time, p.type);
+      dropped.push(p.id);
+    }
+    return { spooled: false, held, dropped, fault };
+  }
+
+  /**
+   * Earlier drop reports are folded into the new one first (their counts survive), then events go by
+   * lowest severity, oldest first within one; the new batch counts as newest. `extraBytes`: lines that
+   * are written with the batch but are not candidates (reports of disk failures).
+   */
+  private planDrops(batch: Pending[], extraBytes = 0): { victims: number[]; batchDropped: Set<number>; report?: Pending; count: number } {
+    const batchBytes = batch.reduce((n, p) => n + p.line.length, extraBytes);
     const victims: number[] = [];
     const batchDropped = new Set<number>();
     if (this.liveBytes + batchBytes <= this.maxBytes) return { victims, batchDropped, count: 0 };
-    const stats: DropStats = { count: 0, by: [0, 0, 0, 0], since: Infinity, until: -Infinity };
-    const folded: DropStats = { count: 0, by: [0, 0, 0, 0], since: Infinity, until: -Infinity };
+    const stats = newStats();
+    const folded = newStats();
     let freed = 0;
     const s = this.slots;
     const candidates = this.dropCandidates(batch);
-    let report = makeReport(stats, folded);
+    let report = makeReport('cap', stats, folded, this.now());
     for (;;) {
       while (this.liveBytes + batchBytes - freed + report.line.length > this.maxBytes) {
         const c = candidates.next();
@@ -375,7 +555,7 @@ export class Spool {
           count(stats, p.rank, p.time);
         }
       }
-      const next = makeReport(stats, folded);
+      const next = makeReport('cap', stats, folded, this.now());
       const fits = this.liveBytes + batchBytes - freed + next.line.length <= this.maxBytes;
       const grew = next.line.length > report.line.length;
       report = next;
@@ -405,9 +585,20 @@ export class Spool {
     const s = this.slots;
     const seg = this.segs.get(s.seg[i]!)!;
     const ev = JSON.parse(bodyOf(this.readAt(seg, s.off[i]!, s.size[i]!))) as AgentEvent;
-    const d = ev.data as { count?: number; bySeverity?: Record<string, number>; since?: string; until?: string };
+    const d = ev.data as {
+      count?: number; reason?: string; bySeverity?: Record<string, number>; byReason?: Record<string, number>;
+      byType?: Record<string, number>; since?: string; until?: string;
+    };
     into.count += d.count ?? 0;
     SEVERITIES.forEach((sev, r) => { into.by[r]! += d.bySeverity?.[sev] ?? 0; });
+    // Reports from before reasons existed were all cap drops.
+    for (const [reason, n] of Object.entries(d.byReason ?? { [d.reason ?? 'cap']: d.count ?? 0 })) {
+      if (typeof n === 'number') into.reasons.set(reason, (into.reasons.get(reason) ?? 0) + n);
+    }
+    if (d.byType) {
+      into.types ??= new Map();
+      for (const [type, n] of Object.entries(d.byType)) if (typeof n === 'number') into.types.set(type, (into.types.get(type) ?? 0) + n);
+    }
     into.since = Math.min(into.since, Date.parse(d.since ?? '') || Infinity);
     into.until = Math.max(into.until, Date.parse(d.until ?? '') || -Infinity);
   }
@@ -415,6 +606,7 @@ export class Spool {
   /**
    * The batch and its report are durable before the drops are recorded: a crash in between leaves
    * the old records live and the report over-counting, never records gone without a report.
+   * `n` also counts events of failed writes that a report in the batch covers (no records to kill).
    */
   private async commitDrops(victims: number[], n: number): Promise<void> {
     const ids = victims.map((seq) => this.slots.ids[seq - this.slots.base]!);
@@ -528,8 +720,40 @@ export class Spool {
       try { await this.rewrite(seg); } catch { /* the old file is intact */ }
     }
     this.slots.trim();
-    if (this.journalSize > JOURNAL_SLACK + 2 * 40 * this.deadOnDisk) {
+    if (this.journalSize > this.journalSlack + 2 * 40 * this.deadOnDisk) {
       try { await this.compactJournal(); } catch { this.journalBroken = true; }
+    }
+    await this.reclaim();
+  }
+
+  /** Every file of the spool, as the bound `maxBytes + segmentBytes` counts them. */
+  private filesBytes(): number {
+    let n = this.journalSize + LOCK_BYTES;
+    for (const seg of this.segs.values()) n += seg.size;
+    return n;
+  }
+
+  /**
+   * The cap holds the live records; dead ones and the journal ride on top of it. Once all files pass
+   * one segment over the cap, rewrite the holiest segments (the active one too, if need be) until
+   * half a segment is free again, then shrink the journal to the ids still on disk.
+   */
+  private async reclaim(): Promise<void> {
+    if (this.filesBytes() <= this.maxBytes + this.segmentBytes) return;
+    const target = this.maxBytes + this.segmentBytes / 2;
+    // What the journal holds after a compaction: ~40 bytes per dead id still on disk.
+    const projected = () => this.filesBytes() - this.journalSize + Math.min(this.journalSize, 64 + 41 * this.deadOnDisk);
+    const waste = (seg: Segment) => seg.size - seg.liveBytes;
+    const holey = [...this.segs.values()].filter((seg) => seg.live > 0 && waste(seg) > 0).sort((a, b) => waste(b) - waste(a));
+    try {
+      for (const seg of holey) {
+        if (projected() <= target) break;
+        if (seg === this.active?.seg) await this.seal();
+        await this.rewrite(seg);
+      }
+      if (this.journalSize > 2 * (64 + 41 * this.deadOnDisk)) await this.compactJournal();
+    } catch {
+      // The old files are intact (a failed compaction is redone before the next journal line).
     }
   }
 
@@ -681,7 +905,7 @@ function encodeLine(rank: number, ev: AgentEvent): Pending {
   line[8] = 32;
   payload.copy(line, 9);
   line[line.length - 1] = 10;
-  return { rank, id: ev.id, time: t, line };
+  return { rank, id: ev.id, time: t, type: ev.type, line };
 }
 
 /** Validate one segment line [start, nl) and return its index fields, or undefined if damaged. */
@@ -723,22 +947,50 @@ async function writeAll(fh: FileHandle, buf: Buffer, position: number | null): P
 
 // --- drop report ------------------------------------------------------------------------------
 
-function count(stats: DropStats, rank: number, time: number): void {
+function count(stats: DropStats, rank: number, time: number, type?: string): void {
   stats.count++;
   stats.by[rank]!++;
   if (time < stats.since) stats.since = time;
   if (time > stats.until) stats.until = time;
+  if (stats.types && type !== undefined) stats.types.set(type, (stats.types.get(type) ?? 0) + 1);
 }
 
-function makeReport(own: DropStats, folded: DropStats): Pending {
+/**
+ * `reason` is why this report's own drops happened; `byReason` also holds the reports it folded in, so
+ * counts per reason survive folding (sum of byReason = count). `byType` only where types are known.
+ */
+function makeReport(reason: DropReason, own: DropStats, folded: DropStats, now: number): Pending {
   const since = Math.min(own.since, folded.since);
   const until = Math.max(own.until, folded.until);
-  const iso = (t: number): string => new Date(Number.isFinite(t) ? t : Date.now()).toISOString();
+  const iso = (t: number): string => new Date(Number.isFinite(t) ? t : now).toISOString();
   const bySeverity = Object.fromEntries(SEVERITIES.map((sev, r) => [sev, own.by[r]! + folded.by[r]!]));
+  const byReason = Object.fromEntries(folded.reasons);
+  byReason[reason] = (byReason[reason] ?? 0) + own.count;
+  let types: Map<string, number> | null = null;
+  for (const m of [own.types, folded.types]) {
+    if (!m) continue;
+    types ??= new Map();
+    for (const [type, n] of m) types.set(type, (types.get(type) ?? 0) + n);
+  }
   const ev = newEvent('agent.spool_dropped', 'high', ['art19', 'art33'], {
-    count: own.count + folded.count, bySeverity, since: iso(since), until: iso(until),
-  });
+    reason, count: own.count + folded.count, bySeverity, byReason, ...(types ? { byType: Object.fromEntries(types) } : {}),
+    since: iso(since), until: iso(until),
+  }, new Date(now));
   return encodeLine(REPORT_RANK, ev);
+}
+
+/** A caller's hook must not break the write path. */
+function call<T>(fn: ((arg: T) => void) | undefined, arg: T): void {
+  try { fn?.(arg); } catch { /* the hook's own problem */ }
+}
+
+/** The errno code (ENOSPC, EIO, …) somewhere in an error's cause chain. */
+function errnoOf(e: unknown): string | undefined {
+  for (let c: unknown = e, depth = 0; c && depth < 5; c = (c as { cause?: unknown }).cause, depth++) {
+    const code = (c as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code;
+  }
+  return undefined;
 }
 
 // --- lock -------------------------------------------------------------------------------------
