@@ -47,7 +47,10 @@ export class AgentClient {
     const tls = { ca: readFileSync(p.ca, 'utf8'), key: readFileSync(p.key, 'utf8'), cert: readFileSync(p.cert, 'utf8') };
     this.http?.close();
     this.poll?.close();
-    this.http = new HttpClient(this.state().agentUrl, tls);
+    // Events, policy and renewal: a connection kept while batches flow, closed after 10 s unused, so
+    // an idle agent holds one connection (the long-poll) and a server's descriptors go to agents,
+    // not to sockets waiting for the next heartbeat; the next request resumes the TLS session.
+    this.http = new HttpClient(this.state().agentUrl, tls, { idleMs: 10_000 });
     // The long-poll holds its own connection so it never delays a batch of events.
     this.poll = new HttpClient(this.state().agentUrl, tls);
   }

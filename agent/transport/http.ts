@@ -22,10 +22,14 @@ export interface TlsIdentity {
 export class HttpClient {
   private readonly agent: Agent;
 
-  constructor(private readonly base: string, tls: TlsIdentity | { insecure: true }) {
+  /**
+   * `idleMs`: close a kept-alive connection after this long unused (the next request resumes the TLS
+   * session); without it the connection stays until the server closes it.
+   */
+  constructor(private readonly base: string, tls: TlsIdentity | { insecure: true }, opts: { idleMs?: number } = {}) {
     this.agent = 'insecure' in tls
       ? new Agent({ keepAlive: false, rejectUnauthorized: false, minVersion: 'TLSv1.2' })
-      : new Agent({ keepAlive: true, maxSockets: 4, ca: tls.ca, key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' });
+      : new Agent({ keepAlive: true, maxSockets: 4, ca: tls.ca, key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2', ...(opts.idleMs ? { timeout: opts.idleMs } : {}) });
   }
 
   close(): void {

@@ -16,6 +16,9 @@ import { WriterThread } from './sqlite-writer-client.js';
 
 type Row = Record<string, unknown>;
 
+/** Rows deleted per retention transaction. */
+const PURGE_CHUNK = 5000;
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
@@ -190,8 +193,17 @@ export class SqliteStore implements Store {
   }
 
   async purgeEvents(before: string): Promise<number> {
-    // Callers go through retention.purgeOnce, which refuses less than 184 days.
-    return this.db.prepare('DELETE FROM events WHERE received_at < ?').run(before).changes;
+    // Callers go through retention.purgeOnce, which refuses less than 184 days. A day of a large
+    // fleet is millions of rows: deleted in chunks through the received_at index, each its own short
+    // transaction, yielding in between so the event writer and the console are never held up long.
+    const del = this.db.prepare('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? ORDER BY received_at LIMIT ?)');
+    let total = 0;
+    for (;;) {
+      const n = del.run(before, PURGE_CHUNK).changes;
+      total += n;
+      if (n < PURGE_CHUNK) return total;
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   // ── policies and commands ───────────────────────────────────────────

@@ -111,6 +111,22 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       expect((await s.queryEvents({})).map((e) => e.id)).toEqual([recent.id]);
     });
 
+    it('purges a day of many rows in chunks, to the row, and keeps the next day whole', async () => {
+      await host('h1');
+      const day = (d: number, i: number) => new Date(Date.UTC(2026, 0, d, 0, 0, i % 86_400)).toISOString();
+      // 25,123 rows on 1 January (more than two chunks on either backend, not a multiple of either), 1,000 on the 2nd.
+      for (let k = 0; k < 25_123; k += 1000) {
+        const n = Math.min(1000, 25_123 - k);
+        await s.insertEvents('h1', Array.from({ length: n }, () => newEvent('drill', 'low', [], {})), day(1, k));
+      }
+      const keep = Array.from({ length: 1000 }, () => newEvent('drill', 'low', [], {}));
+      await s.insertEvents('h1', keep, day(2, 0));
+      expect(await s.purgeEvents(day(2, 0))).toBe(25_123);
+      expect(await s.countEvents()).toBe(1000);
+      expect(await s.purgeEvents(day(2, 0))).toBe(0);
+      expect((await s.queryEvents({ limit: 2000 })).map((e) => e.id).sort()).toEqual(keep.map((e) => e.id).sort());
+    }, 60_000);
+
     it('keeps users with hashed passwords', async () => {
       await s.createUser({ name: 'admin', passwordHash: 'scrypt$x', role: 'admin', mustChange: true, disabled: false });
       expect((await s.getUser('admin'))?.mustChange).toBe(true);
