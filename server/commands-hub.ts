@@ -2,17 +2,15 @@
  * Wakes long-polling agents. Commands and policies may be written by other processes, so one
  * cheap query per interval (not one per waiting agent) watches the store for changes.
  */
-import { EventEmitter } from 'node:events';
 import type { Store } from './store/types.js';
 
 export class CommandHub {
-  private readonly emitter = new EventEmitter();
+  /** Waiting long-polls: a Set, since thousands wait at once and each leaves on its own (O(1), not an emitter's O(n) removal). */
+  private readonly waiters = new Set<() => void>();
   private timer: NodeJS.Timeout | undefined;
   private lastStamp = '';
 
-  constructor(private readonly stamp: () => Promise<string>, private readonly pollMs = 1000) {
-    this.emitter.setMaxListeners(0);
-  }
+  constructor(private readonly stamp: () => Promise<string>, private readonly pollMs = 1000) {}
 
   static forStore(store: Store, pollMs?: number): CommandHub {
     return new CommandHub(() => store.changeStamp(), pollMs);
@@ -24,7 +22,7 @@ export class CommandHub {
         const s = await this.stamp();
         if (s !== this.lastStamp) {
           this.lastStamp = s;
-          this.emitter.emit('change');
+          this.wakeAll();
         }
       } catch { /* the next tick tries again */ }
       this.timer = setTimeout(() => void tick(), this.pollMs);
@@ -35,12 +33,18 @@ export class CommandHub {
 
   stop(): void {
     clearTimeout(this.timer);
-    this.emitter.emit('change');
+    this.wakeAll();
+  }
+
+  private wakeAll(): void {
+    const all = [...this.waiters];
+    this.waiters.clear();
+    for (const w of all) w();
   }
 
   /** Something changed in this process: wake the waiters now. */
   poke(): void {
-    this.emitter.emit('change');
+    this.wakeAll();
   }
 
   /** Resolve on the next change, after `ms`, or when `signal` aborts. */
@@ -48,12 +52,12 @@ export class CommandHub {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(t);
-        this.emitter.off('change', done);
+        this.waiters.delete(done);
         signal?.removeEventListener('abort', done);
         resolve();
       };
       const t = setTimeout(done, ms);
-      this.emitter.once('change', done);
+      this.waiters.add(done);
       signal?.addEventListener('abort', done, { once: true });
     });
   }

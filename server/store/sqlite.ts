@@ -23,6 +23,7 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
   private readonly stmts: ReturnType<SqliteStore['prepare']>;
+  private readonly cache = new Map<string, Database.Statement>();
   private readonly writer: { write(r: WriteRequest): Promise<WriteResult>; close(): Promise<void> };
 
   constructor(file: string, opts: { writerThread?: boolean } = {}) {
@@ -53,6 +54,21 @@ export class SqliteStore implements Store {
     }
   }
 
+  /**
+   * A statement prepared once per SQL text and kept: the hot reads (a long-poll's commands, the
+   * certificate behind a new connection) run thousands of times a minute on a large fleet, and
+   * preparing costs more than running them. Dynamic SQL (filters) stays a bounded set of texts.
+   */
+  private sql(text: string): Database.Statement {
+    let st = this.cache.get(text);
+    if (!st) {
+      if (this.cache.size >= 500) this.cache.clear();
+      st = this.db.prepare(text);
+      this.cache.set(text, st);
+    }
+    return st;
+  }
+
   private prepare() {
     const d = this.db;
     return {
@@ -72,16 +88,16 @@ export class SqliteStore implements Store {
 
   // ── tokens ──────────────────────────────────────────────────────────
   async createToken(t: { id: string; hash: string; uses: number; expiresAt: string }): Promise<void> {
-    this.db.prepare(`INSERT INTO tokens (id, hash, uses_total, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
+    this.sql(`INSERT INTO tokens (id, hash, uses_total, uses_left, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
       .run(t.id, t.hash, t.uses, t.uses, t.expiresAt, new Date().toISOString());
   }
 
   async listTokens(): Promise<TokenRow[]> {
-    return (this.db.prepare('SELECT * FROM tokens ORDER BY created_at').all() as Row[]).map(tokenRow);
+    return (this.sql('SELECT * FROM tokens ORDER BY created_at').all() as Row[]).map(tokenRow);
   }
 
   async revokeToken(id: string): Promise<boolean> {
-    return this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+    return this.sql('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
       .run(new Date().toISOString(), id).changes > 0;
   }
 
@@ -99,7 +115,7 @@ export class SqliteStore implements Store {
 
   // ── hosts and certificates ──────────────────────────────────────────
   async createHost(h: Omit<HostRow, 'lastSeen' | 'policyVersion'> & { renewalHash: string }): Promise<void> {
-    this.db.prepare(`INSERT INTO hosts (id, machine_id, hostname, grp, spki, cert_serial, cert_not_after, enrolled_at, status, clone_of, renewal_hash)
+    this.sql(`INSERT INTO hosts (id, machine_id, hostname, grp, spki, cert_serial, cert_not_after, enrolled_at, status, clone_of, renewal_hash)
                      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(h.id, h.machineId, h.hostname, h.group, h.spki, h.certSerial, h.certNotAfter, h.enrolledAt, h.status, h.cloneOf, h.renewalHash);
   }
@@ -110,24 +126,24 @@ export class SqliteStore implements Store {
   }
 
   async hostsByMachineId(machineId: string): Promise<HostRow[]> {
-    return (this.db.prepare('SELECT * FROM hosts WHERE machine_id = ? ORDER BY enrolled_at').all(machineId) as Row[]).map(hostRow);
+    return (this.sql('SELECT * FROM hosts WHERE machine_id = ? ORDER BY enrolled_at').all(machineId) as Row[]).map(hostRow);
   }
 
   async listHosts(): Promise<HostRow[]> {
-    return (this.db.prepare('SELECT * FROM hosts ORDER BY enrolled_at').all() as Row[]).map(hostRow);
+    return (this.sql('SELECT * FROM hosts ORDER BY enrolled_at').all() as Row[]).map(hostRow);
   }
 
   async setHostCert(hostId: string, c: Omit<CertRow, 'revokedAt'>, renewalHash?: string): Promise<void> {
     this.db.transaction(() => {
-      this.db.prepare('INSERT INTO certs (serial, host_id, spki, not_before, not_after) VALUES (?, ?, ?, ?, ?)')
+      this.sql('INSERT INTO certs (serial, host_id, spki, not_before, not_after) VALUES (?, ?, ?, ?, ?)')
         .run(c.serial, c.hostId, c.spki, c.notBefore, c.notAfter);
-      this.db.prepare(`UPDATE hosts SET spki = ?, cert_serial = ?, cert_not_after = ?, renewal_hash = coalesce(?, renewal_hash) WHERE id = ?`)
+      this.sql(`UPDATE hosts SET spki = ?, cert_serial = ?, cert_not_after = ?, renewal_hash = coalesce(?, renewal_hash) WHERE id = ?`)
         .run(c.spki, c.serial, c.notAfter, renewalHash ?? null, hostId);
     })();
   }
 
   async getRenewalHash(hostId: string): Promise<string | null> {
-    return (this.db.prepare('SELECT renewal_hash FROM hosts WHERE id = ?').pluck().get(hostId) as string | undefined) ?? null;
+    return (this.sql('SELECT renewal_hash FROM hosts WHERE id = ?').pluck().get(hostId) as string | undefined) ?? null;
   }
 
   async touchHost(hostId: string, seen: string, policyVersion?: number): Promise<void> {
@@ -136,14 +152,14 @@ export class SqliteStore implements Store {
 
   async revokeHost(hostId: string, at: string): Promise<boolean> {
     return this.db.transaction(() => {
-      const n = this.db.prepare(`UPDATE hosts SET status = 'revoked' WHERE id = ? AND status != 'revoked'`).run(hostId).changes;
-      this.db.prepare('UPDATE certs SET revoked_at = ? WHERE host_id = ? AND revoked_at IS NULL').run(at, hostId);
+      const n = this.sql(`UPDATE hosts SET status = 'revoked' WHERE id = ? AND status != 'revoked'`).run(hostId).changes;
+      this.sql('UPDATE certs SET revoked_at = ? WHERE host_id = ? AND revoked_at IS NULL').run(at, hostId);
       return n > 0;
     })();
   }
 
   async addCert(c: Omit<CertRow, 'revokedAt'>): Promise<void> {
-    this.db.prepare('INSERT INTO certs (serial, host_id, spki, not_before, not_after) VALUES (?, ?, ?, ?, ?)')
+    this.sql('INSERT INTO certs (serial, host_id, spki, not_before, not_after) VALUES (?, ?, ?, ?, ?)')
       .run(c.serial, c.hostId, c.spki, c.notBefore, c.notAfter);
   }
 
@@ -153,7 +169,7 @@ export class SqliteStore implements Store {
   }
 
   async revokedCerts(): Promise<{ serial: string; revokedAt: string; notAfter: string }[]> {
-    return (this.db.prepare('SELECT serial, revoked_at, not_after FROM certs WHERE revoked_at IS NOT NULL ORDER BY revoked_at').all() as Row[])
+    return (this.sql('SELECT serial, revoked_at, not_after FROM certs WHERE revoked_at IS NOT NULL ORDER BY revoked_at').all() as Row[])
       .map((r) => ({ serial: String(r.serial), revokedAt: String(r.revoked_at), notAfter: String(r.not_after) }));
   }
 
@@ -176,11 +192,11 @@ export class SqliteStore implements Store {
     const order = q.latest ? (q.host ? 'time DESC' : 'received_at DESC, id DESC') : 'received_at, id';
     const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order} LIMIT ?`;
     args.push(q.limit ?? 1000);
-    return (this.db.prepare(sql).all(...args) as Row[]).map(eventRow);
+    return (this.sql(sql).all(...args) as Row[]).map(eventRow);
   }
 
   async getEvent(id: string): Promise<StoredEvent | null> {
-    const r = this.db.prepare('SELECT * FROM events WHERE id = ?').get(id) as Row | undefined;
+    const r = this.sql('SELECT * FROM events WHERE id = ?').get(id) as Row | undefined;
     return r ? eventRow(r) : null;
   }
 
@@ -189,14 +205,14 @@ export class SqliteStore implements Store {
     const args: unknown[] = [];
     if (q.host) { where.push('host_id = ?'); args.push(q.host); }
     if (q.type) { where.push('type = ?'); args.push(q.type); }
-    return this.db.prepare(`SELECT count(*) FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}`).pluck().get(...args) as number;
+    return this.sql(`SELECT count(*) FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''}`).pluck().get(...args) as number;
   }
 
   async purgeEvents(before: string): Promise<number> {
     // Callers go through retention.purgeOnce, which refuses less than 184 days. A day of a large
     // fleet is millions of rows: deleted in chunks through the received_at index, each its own short
     // transaction, yielding in between so the event writer and the console are never held up long.
-    const del = this.db.prepare('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? ORDER BY received_at LIMIT ?)');
+    const del = this.sql('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE received_at < ? ORDER BY received_at LIMIT ?)');
     let total = 0;
     for (;;) {
       const n = del.run(before, PURGE_CHUNK).changes;
@@ -208,16 +224,16 @@ export class SqliteStore implements Store {
 
   // ── policies and commands ───────────────────────────────────────────
   async getPolicy(group: string): Promise<PolicyRow | null> {
-    const r = this.db.prepare('SELECT * FROM policies WHERE grp = ? ORDER BY version DESC LIMIT 1').get(group) as Row | undefined;
+    const r = this.sql('SELECT * FROM policies WHERE grp = ? ORDER BY version DESC LIMIT 1').get(group) as Row | undefined;
     return r ? policyRow(r) : null;
   }
 
   async setPolicy(group: string, policy: Record<string, unknown>): Promise<PolicyRow> {
     return this.db.transaction(() => {
       // Versions are unique across groups: a host moved to another group always sees a new version.
-      const v = (this.db.prepare('SELECT coalesce(max(version), 0) FROM policies').pluck().get() as number) + 1;
+      const v = (this.sql('SELECT coalesce(max(version), 0) FROM policies').pluck().get() as number) + 1;
       const createdAt = new Date().toISOString();
-      this.db.prepare('INSERT INTO policies (grp, version, body, created_at) VALUES (?, ?, ?, ?)').run(group, v, JSON.stringify(policy), createdAt);
+      this.sql('INSERT INTO policies (grp, version, body, created_at) VALUES (?, ?, ?, ?)').run(group, v, JSON.stringify(policy), createdAt);
       return { group, version: v, policy, createdAt };
     }).immediate();
   }
@@ -228,12 +244,12 @@ export class SqliteStore implements Store {
   }
 
   async addCommand(hostId: string | null, type: string, payload: Record<string, unknown>): Promise<number> {
-    return Number(this.db.prepare('INSERT INTO commands (host_id, type, payload, created_at) VALUES (?, ?, ?, ?)')
+    return Number(this.sql('INSERT INTO commands (host_id, type, payload, created_at) VALUES (?, ?, ?, ?)')
       .run(hostId, type, JSON.stringify(payload), new Date().toISOString()).lastInsertRowid);
   }
 
   async commandsAfter(hostId: string, seq: number, limit = 100): Promise<CommandRow[]> {
-    return (this.db.prepare('SELECT * FROM commands WHERE seq > ? AND (host_id = ? OR host_id IS NULL) ORDER BY seq LIMIT ?')
+    return (this.sql('SELECT * FROM commands WHERE seq > ? AND (host_id = ? OR host_id IS NULL) ORDER BY seq LIMIT ?')
       .all(seq, hostId, limit) as Row[]).map((r) => ({
       seq: Number(r.seq), hostId: (r.host_id as string | null) ?? null, type: String(r.type),
       payload: JSON.parse(String(r.payload)) as Record<string, unknown>, createdAt: String(r.created_at),
@@ -242,17 +258,17 @@ export class SqliteStore implements Store {
 
   // ── users ───────────────────────────────────────────────────────────
   async createUser(u: Pick<UserRow, 'name' | 'passwordHash' | 'role' | 'mustChange' | 'disabled'>): Promise<void> {
-    this.db.prepare('INSERT INTO users (name, password_hash, role, must_change, disabled, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+    this.sql('INSERT INTO users (name, password_hash, role, must_change, disabled, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(u.name, u.passwordHash, u.role, u.mustChange ? 1 : 0, u.disabled ? 1 : 0, new Date().toISOString());
   }
 
   async getUser(name: string): Promise<UserRow | null> {
-    const r = this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as Row | undefined;
+    const r = this.sql('SELECT * FROM users WHERE name = ?').get(name) as Row | undefined;
     return r ? userRow(r) : null;
   }
 
   async listUsers(): Promise<UserRow[]> {
-    return (this.db.prepare('SELECT * FROM users ORDER BY name').all() as Row[]).map(userRow);
+    return (this.sql('SELECT * FROM users ORDER BY name').all() as Row[]).map(userRow);
   }
 
   async updateUser(name: string, patch: UserPatch): Promise<boolean> {
@@ -268,62 +284,62 @@ export class SqliteStore implements Store {
       args.push(typeof v === 'boolean' ? (v ? 1 : 0) : v);
     }
     if (!sets.length) return false;
-    return this.db.prepare(`UPDATE users SET ${sets.join(', ')} WHERE name = ?`).run(...args, name).changes > 0;
+    return this.sql(`UPDATE users SET ${sets.join(', ')} WHERE name = ?`).run(...args, name).changes > 0;
   }
 
   // ── sessions and API tokens ─────────────────────────────────────────
   async createSession(x: SessionRow): Promise<void> {
-    this.db.prepare('INSERT INTO sessions (id_hash, user, csrf, created_at, expires_at, last_seen) VALUES (?, ?, ?, ?, ?, ?)')
+    this.sql('INSERT INTO sessions (id_hash, user, csrf, created_at, expires_at, last_seen) VALUES (?, ?, ?, ?, ?, ?)')
       .run(x.idHash, x.user, x.csrf, x.createdAt, x.expiresAt, x.lastSeen);
   }
 
   async getSession(idHash: string): Promise<SessionRow | null> {
-    const r = this.db.prepare('SELECT * FROM sessions WHERE id_hash = ?').get(idHash) as Row | undefined;
+    const r = this.sql('SELECT * FROM sessions WHERE id_hash = ?').get(idHash) as Row | undefined;
     return r ? { idHash: String(r.id_hash), user: String(r.user), csrf: String(r.csrf), createdAt: String(r.created_at), expiresAt: String(r.expires_at), lastSeen: String(r.last_seen) } : null;
   }
 
   async touchSession(idHash: string, lastSeen: string, expiresAt: string): Promise<void> {
-    this.db.prepare('UPDATE sessions SET last_seen = ?, expires_at = ? WHERE id_hash = ?').run(lastSeen, expiresAt, idHash);
+    this.sql('UPDATE sessions SET last_seen = ?, expires_at = ? WHERE id_hash = ?').run(lastSeen, expiresAt, idHash);
   }
 
   async deleteSession(idHash: string): Promise<void> {
-    this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(idHash);
+    this.sql('DELETE FROM sessions WHERE id_hash = ?').run(idHash);
   }
 
   async deleteUserSessions(user: string): Promise<number> {
-    return this.db.prepare('DELETE FROM sessions WHERE user = ?').run(user).changes;
+    return this.sql('DELETE FROM sessions WHERE user = ?').run(user).changes;
   }
 
   async createApiToken(t: ApiTokenRow & { hash: string }): Promise<void> {
-    this.db.prepare('INSERT INTO api_tokens (id, hash, name, role, created_by, created_at, revoked_at, last_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    this.sql('INSERT INTO api_tokens (id, hash, name, role, created_by, created_at, revoked_at, last_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(t.id, t.hash, t.name, t.role, t.createdBy, t.createdAt, t.revokedAt, t.lastUsed);
   }
 
   async apiTokenByHash(hash: string): Promise<ApiTokenRow | null> {
-    const r = this.db.prepare('SELECT * FROM api_tokens WHERE hash = ?').get(hash) as Row | undefined;
+    const r = this.sql('SELECT * FROM api_tokens WHERE hash = ?').get(hash) as Row | undefined;
     return r ? apiTokenRow(r) : null;
   }
 
   async listApiTokens(): Promise<ApiTokenRow[]> {
-    return (this.db.prepare('SELECT * FROM api_tokens ORDER BY created_at').all() as Row[]).map(apiTokenRow);
+    return (this.sql('SELECT * FROM api_tokens ORDER BY created_at').all() as Row[]).map(apiTokenRow);
   }
 
   async revokeApiToken(id: string, at: string): Promise<boolean> {
-    return this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes > 0;
+    return this.sql('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes > 0;
   }
 
   async touchApiToken(id: string, at: string): Promise<void> {
-    this.db.prepare('UPDATE api_tokens SET last_used = ? WHERE id = ?').run(at, id);
+    this.sql('UPDATE api_tokens SET last_used = ? WHERE id = ?').run(at, id);
   }
 
   // ── audit log ───────────────────────────────────────────────────────
   async appendAudit(a: { time: string; actor: string; action: string; target: string | null; details: Record<string, unknown> }): Promise<AuditRow> {
     return this.db.transaction((): AuditRow => {
-      const last = this.db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
+      const last = this.sql('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as Row | undefined;
       const seq = last ? Number(last.seq) + 1 : 1;
       const prevHash = last ? String(last.hash) : AUDIT_GENESIS;
       const row = { seq, ...a, prevHash, hash: auditHash(prevHash, { seq, ...a }) };
-      this.db.prepare('INSERT INTO audit_log (seq, time, actor, action, target, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      this.sql('INSERT INTO audit_log (seq, time, actor, action, target, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
         .run(seq, a.time, a.actor, a.action, a.target, JSON.stringify(a.details), prevHash, row.hash);
       return row;
     }).immediate();
@@ -331,8 +347,8 @@ export class SqliteStore implements Store {
 
   async listAudit(q: { afterSeq?: number; limit?: number; desc?: boolean }): Promise<AuditRow[]> {
     const rows = q.desc
-      ? this.db.prepare('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ? OFFSET 0').all(q.limit ?? 100)
-      : this.db.prepare('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').all(q.afterSeq ?? 0, q.limit ?? 100);
+      ? this.sql('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ? OFFSET 0').all(q.limit ?? 100)
+      : this.sql('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?').all(q.afterSeq ?? 0, q.limit ?? 100);
     return (rows as Row[]).map((r) => ({
       seq: Number(r.seq), time: String(r.time), actor: String(r.actor), action: String(r.action), target: (r.target as string | null) ?? null,
       details: JSON.parse(String(r.details)) as Record<string, unknown>, prevHash: String(r.prev_hash), hash: String(r.hash),
@@ -340,19 +356,19 @@ export class SqliteStore implements Store {
   }
 
   async countAudit(): Promise<number> {
-    return this.db.prepare('SELECT count(*) FROM audit_log').pluck().get() as number;
+    return this.sql('SELECT count(*) FROM audit_log').pluck().get() as number;
   }
 
   // ── violations ──────────────────────────────────────────────────────
   async insertViolations(drafts: ViolationDraft[]): Promise<ViolationDraft[]> {
     if (!drafts.length) return [];
-    const ins = this.db.prepare(`INSERT INTO violations (id, host_id, event_id, type, rule, articles, severity, summary, due_at, created_at, updated_at, drill)
+    const ins = this.sql(`INSERT INTO violations (id, host_id, event_id, type, rule, articles, severity, summary, due_at, created_at, updated_at, drill)
                                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`);
     return this.db.transaction(() => drafts.filter((d) => ins.run(d.id, d.hostId, d.eventId, d.type, d.rule, JSON.stringify(d.articles), d.severity, d.summary, d.dueAt, d.createdAt, d.createdAt, d.drill ? 1 : 0).changes > 0)).immediate();
   }
 
   async getViolation(id: string): Promise<ViolationRow | null> {
-    const r = this.db.prepare('SELECT * FROM violations WHERE id = ?').get(id) as Row | undefined;
+    const r = this.sql('SELECT * FROM violations WHERE id = ?').get(id) as Row | undefined;
     return r ? violationRow(r) : null;
   }
 
@@ -371,8 +387,8 @@ export class SqliteStore implements Store {
     if (q.createdFrom) { where.push('created_at >= ?'); args.push(q.createdFrom); }
     if (q.createdTo) { where.push('created_at < ?'); args.push(q.createdTo); }
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const total = this.db.prepare(`SELECT count(*) FROM violations ${w}`).pluck().get(...args) as number;
-    const items = (this.db.prepare(`SELECT * FROM violations ${w} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`)
+    const total = this.sql(`SELECT count(*) FROM violations ${w}`).pluck().get(...args) as number;
+    const items = (this.sql(`SELECT * FROM violations ${w} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`)
       .all(...args, Math.min(q.limit ?? 50, 1000), q.offset ?? 0) as Row[]).map(violationRow);
     return { items, total };
   }
@@ -390,13 +406,13 @@ export class SqliteStore implements Store {
       args.push(k === 'notes' ? JSON.stringify(v) : v);
     }
     const cond = from?.length ? ` AND state IN (${from.map(() => '?').join(', ')})` : '';
-    return this.db.prepare(`UPDATE violations SET ${sets.join(', ')} WHERE id = ?${cond}`).run(...args, id, ...(from ?? [])).changes > 0;
+    return this.sql(`UPDATE violations SET ${sets.join(', ')} WHERE id = ?${cond}`).run(...args, id, ...(from ?? [])).changes > 0;
   }
 
   async escalateOverdue(now: string): Promise<ViolationRow[]> {
     return this.db.transaction(() => {
-      const rows = (this.db.prepare("SELECT * FROM violations WHERE state != 'resolved' AND due_at < ? AND escalated_at IS NULL").all(now) as Row[]).map(violationRow);
-      const mark = this.db.prepare('UPDATE violations SET escalated_at = ?, updated_at = ? WHERE id = ?');
+      const rows = (this.sql("SELECT * FROM violations WHERE state != 'resolved' AND due_at < ? AND escalated_at IS NULL").all(now) as Row[]).map(violationRow);
+      const mark = this.sql('UPDATE violations SET escalated_at = ?, updated_at = ? WHERE id = ?');
       for (const r of rows) mark.run(now, now, r.id);
       return rows.map((r) => ({ ...r, escalatedAt: now }));
     }).immediate();
@@ -408,43 +424,43 @@ export class SqliteStore implements Store {
     if (q.from) { where.push('created_at >= ?'); args.push(q.from); }
     if (q.to) { where.push('created_at < ?'); args.push(q.to); }
     if (q.unresolvedOnly) where.push("state != 'resolved'");
-    const rows = this.db.prepare(`SELECT type, articles, state, (state != 'resolved' AND due_at < ?) AS overdue, count(*) AS n FROM violations
+    const rows = this.sql(`SELECT type, articles, state, (state != 'resolved' AND due_at < ?) AS overdue, count(*) AS n FROM violations
       ${where.length ? 'WHERE ' + where.join(' AND ') : ''} GROUP BY type, articles, state, overdue`).all(...args) as Row[];
     return rows.map((r) => ({ type: String(r.type), articles: JSON.parse(String(r.articles)) as string[], state: r.state as ViolationState, overdue: r.overdue === 1, count: Number(r.n) }));
   }
 
   async violationsAlive(from: string, to: string): Promise<ViolationRow[]> {
-    return (this.db.prepare('SELECT * FROM violations WHERE created_at < ? AND (resolved_at IS NULL OR resolved_at >= ?)').all(to, from) as Row[]).map(violationRow);
+    return (this.sql('SELECT * FROM violations WHERE created_at < ? AND (resolved_at IS NULL OR resolved_at >= ?)').all(to, from) as Row[]).map(violationRow);
   }
 
   async openViolationCounts(): Promise<{ hostId: string; type: string; count: number; overdue: number }[]> {
     const now = new Date().toISOString();
-    return (this.db.prepare(`SELECT host_id, type, count(*) AS n, sum(due_at < ?) AS od FROM violations WHERE state != 'resolved' GROUP BY host_id, type`).all(now) as Row[])
+    return (this.sql(`SELECT host_id, type, count(*) AS n, sum(due_at < ?) AS od FROM violations WHERE state != 'resolved' GROUP BY host_id, type`).all(now) as Row[])
       .map((r) => ({ hostId: String(r.host_id), type: String(r.type), count: Number(r.n), overdue: Number(r.od) }));
   }
 
   async violationsPerDay(from: string): Promise<{ day: string; opened: number }[]> {
-    return (this.db.prepare('SELECT substr(created_at, 1, 10) AS day, count(*) AS n FROM violations WHERE created_at >= ? GROUP BY day ORDER BY day').all(from) as Row[])
+    return (this.sql('SELECT substr(created_at, 1, 10) AS day, count(*) AS n FROM violations WHERE created_at >= ? GROUP BY day ORDER BY day').all(from) as Row[])
       .map((r) => ({ day: String(r.day), opened: Number(r.n) }));
   }
 
   // ── settings, drills, groups ────────────────────────────────────────
   async getSetting(key: string): Promise<unknown> {
-    const v = this.db.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined;
+    const v = this.sql('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined;
     return v === undefined ? undefined : JSON.parse(v) as unknown;
   }
 
   async setSetting(key: string, value: unknown): Promise<void> {
-    this.db.prepare('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
+    this.sql('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
       .run(key, JSON.stringify(value), new Date().toISOString());
   }
 
   async createDrill(d: Omit<DrillRow, 'violationId' | 'ackedBy' | 'ackedAt'>): Promise<void> {
-    this.db.prepare('INSERT INTO drills (id, host_id, command_seq, started_by, started_at) VALUES (?, ?, ?, ?, ?)').run(d.id, d.hostId, d.commandSeq, d.startedBy, d.startedAt);
+    this.sql('INSERT INTO drills (id, host_id, command_seq, started_by, started_at) VALUES (?, ?, ?, ?, ?)').run(d.id, d.hostId, d.commandSeq, d.startedBy, d.startedAt);
   }
 
   async drillByCommand(seq: number): Promise<DrillRow | null> {
-    const r = this.db.prepare('SELECT * FROM drills WHERE command_seq = ?').get(seq) as Row | undefined;
+    const r = this.sql('SELECT * FROM drills WHERE command_seq = ?').get(seq) as Row | undefined;
     return r ? drillRow(r) : null;
   }
 
@@ -452,7 +468,7 @@ export class SqliteStore implements Store {
     const cols: Record<string, string> = { violationId: 'violation_id', ackedBy: 'acked_by', ackedAt: 'acked_at' };
     const e = Object.entries(patch).filter(([, v]) => v !== undefined);
     if (!e.length) return;
-    this.db.prepare(`UPDATE drills SET ${e.map(([k]) => `${cols[k]} = ?`).join(', ')} WHERE id = ?`).run(...e.map(([, v]) => v), id);
+    this.sql(`UPDATE drills SET ${e.map(([k]) => `${cols[k]} = ?`).join(', ')} WHERE id = ?`).run(...e.map(([, v]) => v), id);
   }
 
   async listDrills(q: { from?: string; to?: string; host?: string }): Promise<DrillRow[]> {
@@ -461,19 +477,19 @@ export class SqliteStore implements Store {
     if (q.from) { where.push('started_at >= ?'); args.push(q.from); }
     if (q.to) { where.push('started_at < ?'); args.push(q.to); }
     if (q.host) { where.push('host_id = ?'); args.push(q.host); }
-    return (this.db.prepare(`SELECT * FROM drills ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY started_at DESC`).all(...args) as Row[]).map(drillRow);
+    return (this.sql(`SELECT * FROM drills ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY started_at DESC`).all(...args) as Row[]).map(drillRow);
   }
 
   async setHostGroup(hostId: string, group: string): Promise<boolean> {
-    return this.db.prepare('UPDATE hosts SET grp = ? WHERE id = ?').run(group, hostId).changes > 0;
+    return this.sql('UPDATE hosts SET grp = ? WHERE id = ?').run(group, hostId).changes > 0;
   }
 
   async listPolicyVersions(group: string): Promise<PolicyRow[]> {
-    return (this.db.prepare('SELECT * FROM policies WHERE grp = ? ORDER BY version DESC').all(group) as Row[]).map(policyRow);
+    return (this.sql('SELECT * FROM policies WHERE grp = ? ORDER BY version DESC').all(group) as Row[]).map(policyRow);
   }
 
   async getPolicyVersion(group: string, version: number): Promise<PolicyRow | null> {
-    const r = this.db.prepare('SELECT * FROM policies WHERE grp = ? AND version = ?').get(group, version) as Row | undefined;
+    const r = this.sql('SELECT * FROM policies WHERE grp = ? AND version = ?').get(group, version) as Row | undefined;
     return r ? policyRow(r) : null;
   }
 }

@@ -26,17 +26,23 @@ export function commandsRoute(app: FastifyInstance, ctx: ServerContext): void {
     const hostId = req.agent.hostId;
     const deadline = Date.now() + wait * 1000;
     const closed = new AbortController();
-    req.raw.socket.once('close', () => closed.abort());
-    for (;;) {
-      const [commands, policy] = await Promise.all([ctx.store.commandsAfter(hostId, after), policyFor(ctx, hostId)]);
-      const left = deadline - Date.now();
-      if (commands.length || (applied !== undefined && policy.version !== applied) || left <= 0 || closed.signal.aborted) {
-        return {
-          policyVersion: policy.version,
-          commands: commands.map((c) => ({ seq: c.seq, type: c.type, payload: c.payload, createdAt: c.createdAt })),
-        };
+    const onClose = () => closed.abort();
+    // The connection outlives this poll (keep-alive): its listener goes when the poll does.
+    req.raw.socket.once('close', onClose);
+    try {
+      for (;;) {
+        const [commands, policy] = await Promise.all([ctx.store.commandsAfter(hostId, after), policyFor(ctx, hostId)]);
+        const left = deadline - Date.now();
+        if (commands.length || (applied !== undefined && policy.version !== applied) || left <= 0 || closed.signal.aborted) {
+          return {
+            policyVersion: policy.version,
+            commands: commands.map((c) => ({ seq: c.seq, type: c.type, payload: c.payload, createdAt: c.createdAt })),
+          };
+        }
+        await ctx.hub.wait(left, closed.signal);
       }
-      await ctx.hub.wait(left, closed.signal);
+    } finally {
+      req.raw.socket.off('close', onClose);
     }
   });
 }

@@ -3,12 +3,26 @@ import type { App as FastifyInstance } from '../../../http/app.js';
 import { DEFAULT_POLICY, PolicySchema } from '../../../../shared/policy.js';
 import type { ServerContext } from '../../../context.js';
 
+/**
+ * Checked policies by version, per server (a version is unique across groups and never changes):
+ * every long-poll asks, and checking the schema costs more than the two reads.
+ */
+const checkedBy = new WeakMap<ServerContext, Map<number, Record<string, unknown>>>();
+
 export async function policyFor(ctx: ServerContext, hostId: string): Promise<{ group: string; version: number; policy: Record<string, unknown> }> {
   const host = await ctx.store.getHost(hostId);
   const group = host?.group ?? 'default';
   const row = (await ctx.store.getPolicy(group)) ?? (group !== 'default' ? await ctx.store.getPolicy('default') : null);
   if (!row) return { group, version: 0, policy: DEFAULT_POLICY };
-  return { group: row.group, version: row.version, policy: PolicySchema.parse(row.policy) };
+  let checked = checkedBy.get(ctx);
+  if (!checked) checkedBy.set(ctx, checked = new Map());
+  let policy = checked.get(row.version);
+  if (!policy) {
+    policy = PolicySchema.parse(row.policy);
+    if (checked.size >= 64) checked.clear();
+    checked.set(row.version, policy);
+  }
+  return { group: row.group, version: row.version, policy };
 }
 
 export function policyRoute(app: FastifyInstance, ctx: ServerContext): void {
