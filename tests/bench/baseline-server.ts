@@ -1,6 +1,7 @@
 /**
  * The ingest baseline (hot path, own process): a bare node:https server with termguard's agent-listener
- * TLS settings that reads the body, parses it and acks every id — no validation, no store.
+ * TLS settings that reads the body, parses it and acks every id — no validation, no store; a
+ * `GET /v1/commands?wait=S` is held S seconds and answered with no commands (the long-poll baseline).
  * Usage: baseline-server.ts <server.key> <server.crt> <ca.crt>; prints "listening <port>".
  */
 import { readFileSync } from 'node:fs';
@@ -12,6 +13,17 @@ const server = createServer({
   minVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: true,
   keepAliveTimeout: 75_000, requestTimeout: 120_000,
 }, (req, res) => {
+  if (req.method === 'GET' && req.url?.startsWith('/v1/commands')) {
+    const wait = Number(new URL(req.url, 'https://x').searchParams.get('wait') ?? 0);
+    const answer = () => {
+      const out = '{"policyVersion":1,"commands":[]}';
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': out.length });
+      res.end(out);
+    };
+    const t = setTimeout(answer, Math.min(60, Math.max(0, wait)) * 1000);
+    req.socket.once('close', () => clearTimeout(t));
+    return;
+  }
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {

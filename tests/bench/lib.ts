@@ -96,15 +96,15 @@ export function runCli(cli: string, args: string[], env: NodeJS.ProcessEnv = {})
 }
 
 /** `termguard-server init` in `dir`; returns the CA hash it printed. */
-export function initServerData(dir: string): string {
-  const out = runCli(SERVER_CLI, ['init', '--data', dir, '--host', HOST]);
+export function initServerData(dir: string, store?: string): string {
+  const out = runCli(SERVER_CLI, ['init', '--data', dir, '--host', HOST, ...(store ? ['--store', store] : [])]);
   const m = /CA hash: (sha256:[0-9a-f]{64})/.exec(out);
   if (!m) throw new Error(`init printed no CA hash: ${out}`);
   return m[1]!;
 }
 
-export function createToken(dir: string, uses: number): string {
-  const out = runCli(SERVER_CLI, ['token', 'create', '--data', dir, '--uses', String(uses)]);
+export function createToken(dir: string, uses: number, store?: string): string {
+  const out = runCli(SERVER_CLI, ['token', 'create', '--data', dir, '--uses', String(uses), ...(store ? ['--store', store] : [])]);
   const m = /^token: (\S+)$/m.exec(out);
   if (!m) throw new Error(`token create printed no token: ${out}`);
   return m[1]!;
@@ -117,9 +117,13 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** `termguard-server start` on free loopback ports, in its own process (so a client cannot starve it). */
-export async function startServerProcess(dataDir: string, opts: { nodeArgs?: string[] } = {}): Promise<ServerProcess> {
-  const proc = track(spawn(process.execPath, [...(opts.nodeArgs ?? []), SERVER_CLI, 'start', '--data', dataDir, '--agent-port', '0', '--console-port', '0', '--bind', HOST], {
+/**
+ * `termguard-server start` on loopback (free ports unless given), in its own process (so a client
+ * cannot starve it); `store` a postgres:// URL.
+ */
+export async function startServerProcess(dataDir: string, opts: { nodeArgs?: string[]; store?: string; agentPort?: number; consolePort?: number } = {}): Promise<ServerProcess> {
+  const proc = track(spawn(process.execPath, [...(opts.nodeArgs ?? []), SERVER_CLI, 'start', '--data', dataDir, ...(opts.store ? ['--store', opts.store] : []),
+    '--agent-port', String(opts.agentPort ?? 0), '--console-port', String(opts.consolePort ?? 0), '--bind', HOST], {
     cwd: ROOT, env: { ...process.env, TERMGUARD_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
   }));
   let out = '';
@@ -151,8 +155,8 @@ export function profileArgs(name: string): string[] {
 }
 
 /** A bench worker (a .ts file under tests/bench) in its own process, talking over IPC. */
-export function forkWorker(file: string): Worker {
-  const proc = track(fork(join(BENCH_DIR, file), [], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+export function forkWorker(file: string, nodeArgs: string[] = []): Worker {
+  const proc = track(fork(join(BENCH_DIR, file), [], { cwd: ROOT, execArgv: ['--import', 'tsx', ...nodeArgs], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   return new Worker(proc);
 }
 

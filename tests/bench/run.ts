@@ -1,4 +1,4 @@
-/** `npm run bench [-- ingest|enroll|idle|inventory|inventory-rss|usb …]`: runs the named benchmarks (all by default), one after another. */
+/** `npm run bench [-- ingest|enroll|idle|inventory|inventory-rss|usb|egress|console|fleet|fleet-ingest …]`: runs the named benchmarks (all by default), one after another. */
 import { cleanup } from './lib.js';
 import { ingest } from './ingest.js';
 import { enrollBench } from './enroll.js';
@@ -8,8 +8,10 @@ import { inventoryRss } from './inventory-rss.js';
 import { usb } from './usb.js';
 import { egress } from './egress.js';
 import { consoleBench } from './console.js';
+import { fleetBench } from './fleet.js';
+import { fleetIngest } from './fleet-ingest.js';
 
-const BENCHES: Record<string, () => Promise<void>> = { ingest, enroll: enrollBench, idle, inventory: inventoryBench, 'inventory-rss': inventoryRss, usb, egress, console: consoleBench };
+const BENCHES: Record<string, () => Promise<void>> = { ingest, enroll: enrollBench, idle, inventory: inventoryBench, 'inventory-rss': inventoryRss, usb, egress, console: consoleBench, fleet: fleetBench, 'fleet-ingest': fleetIngest };
 
 const names = process.argv.slice(2);
 const unknown = names.filter((n) => !(n in BENCHES));

@@ -63,7 +63,11 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startPostgres(): Promise<PgCluster> {
+/**
+ * `durable`: fsync and synchronous commit on, as a production server runs (benchmarks); tests run
+ * without them.
+ */
+export async function startPostgres(opts: { durable?: boolean } = {}): Promise<PgCluster> {
   const t = findPostgres();
   if ('reason' in t) throw new Error(t.reason);
   const dir = mkdtempSync(join(tmpdir(), 'tg-pg-'));
@@ -87,7 +91,8 @@ export async function startPostgres(): Promise<PgCluster> {
     for (let attempt = 0; ; attempt++) {
       port = await freePort();
       // fsync off: a test cluster needs no durability, and it makes CREATE DATABASE and commits cheap.
-      const o = `-k ${dir} -p ${port} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+      const fast = opts.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
+      const o = `-k ${dir} -p ${port} -c listen_addresses=127.0.0.1${fast} -c max_connections=200 -c shared_buffers=256MB`;
       try {
         await run(join(t.bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'log'), '-o', o, '-w', '-t', '60', 'start'], as);
         started = true;

@@ -7,6 +7,7 @@
  */
 import { Agent, request } from 'node:https';
 import { performance } from 'node:perf_hooks';
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import { newEvent, type AgentEvent } from '../../../shared/events.js';
 
 export interface SimIdentity { hostId: string; key: string; cert: string }
@@ -39,6 +40,9 @@ export interface SimStats {
   /** 503/429 answers with Retry-After (back-pressure, not failure). */
   overloaded: number;
   rejected: number;
+  /** TLS handshakes made, and how many of them resumed a session. */
+  handshakes: number;
+  resumed: number;
   firstError: string | null;
 }
 
@@ -105,13 +109,16 @@ const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) =
 interface Answer { status: number; text: string; retryAfter: number | undefined }
 
 export class SimAgent {
-  readonly stats: SimStats = { connected: false, produced: 0, acked: 0, queued: 0, errors: 0, overloaded: 0, rejected: 0, firstError: null };
+  readonly stats: SimStats = { connected: false, produced: 0, acked: 0, queued: 0, errors: 0, overloaded: 0, rejected: 0, handshakes: 0, resumed: 0, firstError: null };
+  private readonly sockets = new WeakSet<object>();
   /** Produced ids in order (with `trackIds`), and the acked ones. */
   readonly producedIds: string[] = [];
   readonly ackedIds = new Set<string>();
   private readonly egress: string[] = [];
   private readonly queue: { id: string; json: string; heartbeat: boolean }[] = [];
   private agent: Agent;
+  private pollAgent: Agent;
+  private context: SecureContext | undefined;
   private run = new AbortController();
   private loops: Promise<void>[] = [];
   private wake: (() => void) | null = null;
@@ -119,11 +126,15 @@ export class SimAgent {
 
   constructor(readonly id: SimIdentity, private opts: SimOptions, seed: number) {
     this.rng = new Rng(seed);
-    this.agent = this.newAgent();
+    this.agent = this.newAgent(true);
+    this.pollAgent = this.newAgent(false);
   }
 
-  private newAgent(): Agent {
-    return new Agent({ keepAlive: true, maxSockets: 2, key: this.id.key, cert: this.id.cert, ca: this.opts.ca, minVersion: 'TLSv1.2' });
+  /** As the real agent (agent/transport/client.ts): events on a connection closed after 10 s unused, the long-poll on its own. */
+  private newAgent(idleClose: boolean): Agent {
+    // One parsed context per agent, not one per connection (a simulator of thousands must stay cheap).
+    this.context ??= createSecureContext({ key: this.id.key, cert: this.id.cert, ca: this.opts.ca, minVersion: 'TLSv1.2' });
+    return new Agent({ keepAlive: true, maxSockets: 1, secureContext: this.context, ...(idleClose ? { timeout: 10_000 } : {}) });
   }
 
   /** Queue events (what the real agent's spool holds) and wake the sender. */
@@ -171,14 +182,16 @@ export class SimAgent {
     this.run.abort();
     this.wake?.();
     this.agent.destroy();
+    this.pollAgent.destroy();
     await Promise.all(this.loops);
-    this.agent = this.newAgent();
+    this.agent = this.newAgent(true);
+    this.pollAgent = this.newAgent(false);
   }
 
   /** Drop the connections and come back after `delayMs`, as after a server outage. */
   async reconnect(delayMs: number): Promise<void> {
-    await this.stop();
     this.stats.connected = false;
+    await this.stop();
     this.start(delayMs);
   }
 
@@ -203,17 +216,19 @@ export class SimAgent {
   private async pollLoop(signal: AbortSignal): Promise<void> {
     let attempt = 0;
     let cursor = 0;
+    let policy = 0;
     let first = true;
     while (!signal.aborted) {
       const t0 = performance.now();
-      const r = await this.call('GET', `/v1/commands?wait=${first ? 0 : this.opts.pollWaitSeconds}&after=${cursor}&policy=1`, undefined, (this.opts.pollWaitSeconds + 30) * 1000, signal);
+      const r = await this.call('GET', `/v1/commands?wait=${first ? 0 : this.opts.pollWaitSeconds}&after=${cursor}&policy=${policy}`, undefined, (this.opts.pollWaitSeconds + 30) * 1000, signal);
       if (signal.aborted) return;
       if (r.status === 200) {
         this.stats.connected = true;
         first = false;
         attempt = 0;
         this.opts.onLatency?.('poll', performance.now() - t0);
-        const body = JSON.parse(r.text) as { commands: { seq: number }[] };
+        const body = JSON.parse(r.text) as { policyVersion: number; commands: { seq: number }[] };
+        policy = body.policyVersion; // as the real agent: it fetches the new policy, then waits on its version
         for (const c of body.commands) cursor = Math.max(cursor, c.seq);
         continue;
       }
@@ -242,7 +257,8 @@ export class SimAgent {
       this.stats.connected = true;
       const ms = performance.now() - t0;
       this.opts.onLatency?.(batch.length === 1 && batch[0]!.heartbeat ? 'heartbeat' : 'post', ms);
-      const res = JSON.parse(r.text) as { acked: string[]; rejected: { id: string | null }[] };
+      const res = JSON.parse(r.text) as { acked: string[]; rejected?: { id: string | null }[] };
+      res.rejected ??= [];
       const done = new Set(res.acked);
       for (const x of res.rejected) if (x.id) done.add(x.id);
       this.stats.rejected += res.rejected.length;
@@ -271,7 +287,7 @@ export class SimAgent {
   private call(method: string, path: string, body: string | undefined, timeoutMs: number, signal: AbortSignal): Promise<Answer> {
     return new Promise((resolve) => {
       const headers: Record<string, string | number> = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-      const req = request(`${this.opts.url}${path}`, { method, agent: this.agent, timeout: timeoutMs, headers, signal }, (res) => {
+      const req = request(`${this.opts.url}${path}`, { method, agent: method === 'GET' ? this.pollAgent : this.agent, timeout: timeoutMs, headers, signal }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -279,6 +295,14 @@ export class SimAgent {
           resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), retryAfter: Number.isFinite(ra) && res.headers['retry-after'] !== undefined ? ra : undefined });
         });
         res.on('error', (e) => resolve({ status: 0, text: `${method} ${path}: ${e.message}`, retryAfter: undefined }));
+      });
+      req.on('socket', (sock: TLSSocket) => {
+        if (this.sockets.has(sock)) return;
+        this.sockets.add(sock);
+        sock.once('secureConnect', () => {
+          this.stats.handshakes++;
+          if (sock.isSessionReused()) this.stats.resumed++;
+        });
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       req.on('error', (e) => resolve({ status: 0, text: `${method} ${path}: ${(e as NodeJS.ErrnoException).code ?? ''} ${e.message}`, retryAfter: undefined }));
