@@ -15,6 +15,8 @@ import { enroll } from './transport/enroll.js';
 import { readMachineId } from './transport/machine-id.js';
 import { AgentClient } from './transport/client.js';
 import { AgentRuntime, readStatusFile } from './run.js';
+import { WATCHDOG_EXIT_CODE, WatchdogTripped } from './watchdog.js';
+import { verifyActionsLog } from './actions-log.js';
 
 const program = new Command('termguard-agent')
   .description('termguard endpoint agent: host monitoring, removable media and outbound connection control (art31)')
@@ -54,10 +56,18 @@ program.command('run')
     const log = pino({ level: cfg.logLevel, base: { pid: process.pid, name: 'termguard-agent' } });
     const rt = await AgentRuntime.open(resolve(o.state), cfg, log);
     const stop = new AbortController();
-    process.once('SIGTERM', () => stop.abort());
-    process.once('SIGINT', () => stop.abort());
+    process.once('SIGTERM', () => stop.abort({ signal: 'SIGTERM' }));
+    process.once('SIGINT', () => stop.abort({ signal: 'SIGINT' }));
     log.info({ hostId: rt.state.hostId, agentUrl: rt.state.agentUrl }, 'agent running');
-    await rt.run(stop.signal);
+    try {
+      await rt.run(stop.signal);
+    } catch (e) {
+      if (!(e instanceof WatchdogTripped)) throw e;
+      // Its own exit code, so the service manager (Restart=always) and the logs tell it from a crash.
+      log.fatal({ exitCode: WATCHDOG_EXIT_CODE }, 'agent stopped by its watchdog; exiting for a restart');
+      process.stderr.write(`error: watchdog: ${e.message}\n`);
+      process.exit(WATCHDOG_EXIT_CODE);
+    }
     log.info('agent stopped');
   }));
 
@@ -94,14 +104,26 @@ program.command('status')
       policyVersion: st.policyVersion,
       agent: running ? { pid: running.pid, updatedAt: running.updatedAt, lastContact: running.lastContact } : null,
       spool: running?.spool ?? null,
+      actionsLog: actionsLogStatus(p.actionsLog),
     };
     if (o.json) process.stdout.write(JSON.stringify(out) + '\n');
     else {
       process.stdout.write(`host ${st.hostId} enrolled with ${st.serverUrl}\nserver ${reachable ? 'reachable' : `unreachable (${error})`}\n` +
         `policy version ${st.policyVersion}\ncertificate valid until ${out.certificate.notAfter}\n` +
-        `spool ${running ? `${running.spool.events} events, ${running.spool.bytes} bytes` : 'unknown (agent not running)'}\n`);
+        `spool ${running ? `${running.spool.events} events, ${running.spool.bytes} bytes` : 'unknown (agent not running)'}\n` +
+        `actions log ${out.actionsLog.ok === null ? out.actionsLog.problem : `${out.actionsLog.entries} entries, ${out.actionsLog.ok ? 'chain intact' : `BROKEN at entry ${out.actionsLog.firstBadSeq}: ${out.actionsLog.problem}`}`}\n`);
     }
   }));
+
+/** The hash chain of actions.log, verified here (unreadable, e.g. not root: said, not thrown). */
+function actionsLogStatus(path: string): { entries: number | null; ok: boolean | null; firstBadSeq: number | null; problem: string | null; head: unknown } {
+  try {
+    const { entries, ok, firstBadSeq, problem, head } = verifyActionsLog(path);
+    return { entries, ok, firstBadSeq, problem, head };
+  } catch (e) {
+    return { entries: null, ok: null, firstBadSeq: null, problem: `cannot read: ${(e as Error).message}`, head: null };
+  }
+}
 
 program.command('check')
   .description('run the hardening checks (MLPS level 3, art9/art31) on this machine; exit 1 if any fails')

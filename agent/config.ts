@@ -48,10 +48,16 @@ export const AgentConfigSchema = z.strictObject({
     drainJitterSeconds: z.number().min(0).max(3600).default(5).describe('longest random delay before draining after an outage'),
   }).prefault({}),
   watchdog: z.strictObject({
-    maxRssMb: z.number().min(64).max(16_384).default(512).describe('RSS limit of the agent in MiB'),
-    maxCpuPercent: z.number().min(1).max(400).default(60).describe('CPU limit, percent of one core per sample'),
-    sampleSeconds: z.number().min(1).max(3600).default(30).describe('seconds between watchdog samples'),
-    samples: z.number().int().min(1).max(1000).default(10).describe('consecutive samples over a limit before the agent restarts'),
+    maxRssMb: z.number().min(16).max(16_384).default(200).describe('RSS budget of the agent in MiB (osquery: 200)'),
+    maxCpuPercent: z.number().min(1).max(400).default(10).describe('CPU budget, percent of one core (osquery: 10)'),
+    sampleSeconds: z.number().min(0.05).max(3600).default(3).describe('seconds between watchdog samples of RSS and CPU'),
+    sustainedSeconds: z.number().min(0.05).max(3600).default(12).describe('seconds over a budget before the next step of work is shed (osquery: 12)'),
+    restoreSeconds: z.number().min(0.05).max(86_400).default(60).describe('seconds under 80 % of both budgets before shed work is restored'),
+    stretch: z.number().min(1.5).max(100).default(4).describe('a shed part waits this many times longer between rounds (then, if still over, pausable parts pause)'),
+    restartRssFactor: z.number().min(1).max(100).default(2).describe('RSS over this many times its budget …'),
+    restartAfterSeconds: z.number().min(0.05).max(86_400).default(60).describe('… for this many seconds stops the agent (exit 75) so the service manager restarts it'),
+    /** Before 0.1 the watchdog counted samples; still accepted so an older config file keeps loading. */
+    samples: z.number().int().min(1).max(1000).optional().describe('deprecated and ignored: see sustainedSeconds'),
   }).prefault({}),
   /** Overrides the OS machine id (simulators and tests that run many agents on one machine). */
   machineId: z.string().min(1).max(256).optional(),

@@ -20,6 +20,7 @@ import { summarise } from './checks/report.js';
 import type { CheckResult } from './checks/types.js';
 import { buildAttestation } from './attest.js';
 import { sleep } from './transport/backoff.js';
+import { Throttle, type Sheddable } from './shedding.js';
 
 type SectionData<K extends InventorySection> = Extract<InventorySnapshot[K], { status: 'ok' }>['data'];
 
@@ -38,13 +39,16 @@ export interface MonitorHost {
   emit(...events: AgentEvent[]): Promise<void>;
 }
 
-export class HostMonitor implements Part {
+export class HostMonitor implements Part, Sheddable {
   readonly name = 'host-monitor';
+  /** Inventory rounds can wait: the first part the watchdog stretches, and it may pause them. */
+  readonly shedOrder = 10;
+  readonly pausable = true;
+  private readonly throttle = new Throttle();
   private last: Partial<InventorySnapshot> = {};
   private fullSnapshot: InventorySnapshot | null = null;
   private lastChecks: { results: CheckResult[]; profile: string; key: string } | null = null;
   private unassignedKey = '';
-  private wake: (() => void) | null = null;
   private attestRequested = false;
 
   constructor(private readonly host: MonitorHost, private readonly cfg: AgentConfig, private readonly log: Logger, private readonly runner: Runner = agentRunner) {}
@@ -52,12 +56,16 @@ export class HostMonitor implements Part {
   /** The server asked for an attestation now. */
   requestAttestation(): void {
     this.attestRequested = true;
-    this.wake?.();
+    this.throttle.wake();
   }
 
   /** The policy changed: checks (profile, exclusions) and address ranges are re-evaluated now. */
   policyChanged(): void {
-    this.wake?.();
+    this.throttle.wake();
+  }
+
+  shed(factor: number): void {
+    this.throttle.shed(factor);
   }
 
   private ctx(): CollectorContext {
@@ -94,11 +102,7 @@ export class HostMonitor implements Part {
       } catch (err) {
         this.log.error({ err }, 'host monitoring round failed');
       }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        void sleep(iv.inventoryChanges * 1000, signal).then(resolve);
-      });
-      this.wake = null;
+      await this.throttle.wait(iv.inventoryChanges * 1000, signal);
     }
   }
 

@@ -4,7 +4,7 @@
  * failing disk does not stop any part (see emit()).
  */
 import { hostname } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { newEvent, type AgentEvent } from '../shared/events.js';
 import { checkPolicy } from '../shared/policy.js';
@@ -22,7 +22,10 @@ import { Renewer } from './transport/renewal.js';
 import { jitter, sleep } from './transport/backoff.js';
 import { Supervisor, type Part } from './supervisor.js';
 import { HostMonitor } from './monitor.js';
-import { Watchdog } from './watchdog.js';
+import { Watchdog, WatchdogTripped } from './watchdog.js';
+import { isSheddable } from './shedding.js';
+import { ActionsLog, verifyActionsLog } from './actions-log.js';
+import { readSmallFile } from './fsread.js';
 import { UsbControl } from './usb/control.js';
 import { UsbExceptions } from './usb/exceptions.js';
 import { usbPlatform } from './usb/platform.js';
@@ -35,6 +38,12 @@ import { makeEgress, resolveServer, tlsReach } from './egress/index.js';
 import type { EgressControl } from './egress/control.js';
 
 export { readStatusFile, type AgentStatusFile } from './status.js';
+
+/** Events that record an action of the agent itself; each is also appended to actions.log. */
+const ACTION_TYPES = new Set([
+  'agent.started', 'agent.stopped', 'agent.policy_applied', 'agent.policy_rejected', 'agent.watchdog',
+  'usb.blocked', 'usb.unblocked', 'egress.enforcement',
+]);
 
 export class AgentRuntime {
   state: AgentState;
@@ -51,12 +60,22 @@ export class AgentRuntime {
   private readonly started = Date.now();
   private policySeen: number;
   private statusFailing = false;
+  readonly actions: ActionsLog;
+  readonly watchdog: Watchdog;
+  private readonly extraParts: Part[] = [];
 
   private constructor(readonly stateDir: string, readonly config: AgentConfig, readonly log: Logger, spool: Spool) {
     this.state = loadState(stateDir);
     this.policySeen = this.state.policyVersion;
     this.applied = appliedPolicy(stateDir);
     this.spool = spool;
+    const actionsLog = log.child({ part: 'actions-log' });
+    this.actions = new ActionsLog(statePaths(stateDir).actionsLog, (err) => actionsLog.error({ err: err.message }, 'cannot write actions.log'));
+    const wd = config.watchdog;
+    this.watchdog = new Watchdog({
+      maxRssBytes: wd.maxRssMb * 1024 * 1024, maxCpuPercent: wd.maxCpuPercent, sampleMs: wd.sampleSeconds * 1000,
+      sustainedMs: wd.sustainedSeconds * 1000, restoreMs: wd.restoreSeconds * 1000, stretch: wd.stretch, restartRssFactor: wd.restartRssFactor, restartAfterMs: wd.restartAfterSeconds * 1000,
+    }, (e) => this.emitFromPart(e), log.child({ part: 'watchdog' }));
     this.client = new AgentClient(stateDir, () => this.state);
     this.renewer = new Renewer(stateDir, () => this.client, config.intervals.renewalCheck * 1000, () => this.client.reload(), log.child({ part: 'renewal' }));
     this.sender = new Sender(spool, () => this.client, {
@@ -115,6 +134,8 @@ export class AgentRuntime {
    * for the next agent.spool_dropped. Rejects only for an invalid event or a closed spool.
    */
   async emit(...events: AgentEvent[]): Promise<OfferResult> {
+    // Recorded before the spool takes them: a failing spool loses no evidence of what the agent did.
+    for (const e of events) if (ACTION_TYPES.has(e.type)) this.actions.append(e.type, { eventId: e.id, severity: e.severity, ...e.data }, new Date(e.time));
     const r = await this.spool.offer(events);
     if (r.spooled) this.sender.notify();
     return r;
@@ -153,6 +174,31 @@ export class AgentRuntime {
     this.log.info({ version, previous }, 'policy applied');
   }
 
+  /**
+   * Why a clean stop happened: an installer's note in the state folder (uninstall, upgrade) first,
+   * then the service manager's state (systemd "stopping" = the machine shuts down), else a stop of
+   * the service itself. `reason` keeps its old meaning ("stopped"), `signal` says which.
+   */
+  private async stopCause(signal: AbortSignal): Promise<{ reason: string; cause: string; signal?: string }> {
+    const sig = (signal.reason as { signal?: unknown } | undefined)?.signal;
+    const by = typeof sig === 'string' ? { signal: sig } : {};
+    const p = statePaths(this.stateDir).stopReason;
+    let note: string | null = null;
+    try {
+      note = (await readSmallFile(p, 256)).trim().toLowerCase().replace(/[^a-z0-9_-]/g, '').slice(0, 32) || null;
+      rmSync(p, { force: true });
+    } catch { /* no note */ }
+    if (note) return { reason: 'stopped', cause: note, ...by };
+    if (!by.signal) return { reason: 'stopped', cause: 'requested' }; // in-process stop (tests, embedding)
+    if (process.platform === 'linux') {
+      const r = await agentRunner('systemctl', ['is-system-running'], { timeoutMs: 2000 }).catch(() => null);
+      const st = r?.stdout.trim();
+      if (st === 'stopping') return { reason: 'stopped', cause: 'system-shutdown', ...by };
+      if (st === 'running' || st === 'degraded' || st === 'starting' || st === 'maintenance') return { reason: 'stopped', cause: 'service-stop', ...by };
+    }
+    return { reason: 'stopped', cause: 'unknown', ...by };
+  }
+
   writeStatus(): void {
     const s: AgentStatusFile = {
       pid: process.pid, version: VERSION, updatedAt: new Date().toISOString(), hostId: this.state.hostId,
@@ -183,6 +229,7 @@ export class AgentRuntime {
           await this.emit(newEvent('agent.heartbeat', 'low', ['art31'], {
             policyVersion: this.state.policyVersion, uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
             rssBytes: mem.rss, spool: this.spool.depth(), version: VERSION,
+            intervalSeconds: this.config.intervals.heartbeat, actionsLog: this.actions.head(),
           }));
         }
       },
@@ -221,29 +268,51 @@ export class AgentRuntime {
     }, this.config.intervals.commandsWait, this.log.child({ part: 'commands' }));
   }
 
+  /**
+   * Add a long-running part to the group `run` starts (before run). A part that implements
+   * Sheddable is also handed to the watchdog.
+   */
+  addPart(part: Part): this {
+    this.extraParts.push(part);
+    return this;
+  }
+
   /** Run until `signal` aborts; then report agent.stopped and try to deliver it briefly. */
   async run(signal: AbortSignal): Promise<void> {
+    // Checked at start: the server compares the head with the one its last heartbeats carried.
+    const log = verifyActionsLog(this.actions.path);
+    if (!log.ok) this.log.error({ problem: log.problem, firstBadSeq: log.firstBadSeq }, 'actions.log chain is broken');
     await this.emit(newEvent('agent.started', 'low', ['art31'], {
       version: VERSION, protocol: PROTOCOL_VERSION, pid: process.pid, platform: process.platform, arch: process.arch,
       hostname: hostname(), node: process.versions.node, policyVersion: this.state.policyVersion,
+      intervalSeconds: this.config.intervals.heartbeat,
+      actionsLog: { entries: log.entries, ok: log.ok, firstBadSeq: log.firstBadSeq, problem: log.problem, head: log.head },
     }));
     const group = new Supervisor(this.log)
       .add(this.sender).add(this.heartbeat()).add(this.commands()).add(this.renewer).add(this.statusWriter()).add(this.monitor)
-      .add(new Watchdog({
-        maxRssBytes: this.config.watchdog.maxRssMb * 1024 * 1024, maxCpuPercent: this.config.watchdog.maxCpuPercent,
-        sampleMs: this.config.watchdog.sampleSeconds * 1000, samples: this.config.watchdog.samples,
-      }, (e) => this.emitFromPart(e), this.log.child({ part: 'watchdog' })));
+      .add(this.watchdog);
+    this.watchdog.register(this.monitor);
     if (this.usb) group.add(this.usb);
     for (const p of this.media.parts) group.add(p);
-    if (this.egress) group.add(this.egress);
+    if (this.egress) {
+      group.add(this.egress);
+      this.watchdog.register(this.egress);
+    }
+    for (const p of this.extraParts) {
+      group.add(p);
+      if (isSheddable(p)) this.watchdog.register(p);
+    }
     let failure: unknown;
     try {
       await group.run(signal);
     } catch (e) {
       failure = e;
     }
-    await this.emit(newEvent('agent.stopped', 'low', ['art31'], {
-      reason: failure ? `failed: ${(failure as Error).message}` : 'stopped', uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
+    await this.emit(newEvent('agent.stopped', failure ? 'medium' : 'low', ['art31'], {
+      ...(failure
+        ? { reason: `failed: ${(failure as Error).message}`, cause: failure instanceof WatchdogTripped ? 'watchdog' : 'failed' }
+        : await this.stopCause(signal)),
+      uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
     }));
     const flushing = AbortSignal.timeout(3000);
     await this.sender.flush(flushing);
@@ -253,6 +322,7 @@ export class AgentRuntime {
     const { held, unreported } = this.spool.depth();
     if (held || unreported) this.log.error({ held, unreported }, 'spool still cannot write; these events end with the agent');
     await this.spool.close();
+    this.actions.close();
     if (failure) throw failure;
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The agent's state folder: agent.key (0600, made here, never sent), agent.crt, ca.crt, the
- * renewal secret (0600), state.json (host id, server URLs, policy version, command cursor), spool/.
+ * renewal secret (0600), state.json (host id, server URLs, policy version, command cursor), spool/,
+ * actions.log (the agent's own actions, hash-chained).
  */
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -22,6 +23,10 @@ export const statePaths = (dir: string) => ({
   status: join(dir, 'status.json'),
   policy: join(dir, 'policy.json'),
   spool: join(dir, 'spool'),
+  /** Hash-chained log of the agent's own actions (0600, append-only). */
+  actionsLog: join(dir, 'actions.log'),
+  /** Written by an installer before it stops the service ("uninstall", "upgrade"); read once at stop. */
+  stopReason: join(dir, 'stop-reason'),
 });
 
 export interface AgentState {

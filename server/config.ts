@@ -26,6 +26,8 @@ export const ServerConfigSchema = z.strictObject({
   maxInflightEvents: z.number().int().min(1000).default(100_000),
   /** Shown on reports. */
   institution: z.string().max(200).optional(),
+  /** How often the server looks for hosts that missed 3 heartbeats (agent.offline). */
+  offlineCheckSeconds: z.number().min(0.2).max(3600).default(30),
   /** IANA zone for report day and month boundaries. */
   timeZone: z.string().max(64).default('Asia/Shanghai'),
 });

@@ -32,6 +32,7 @@ import { startAlerting } from './alerting.js';
 import { Admission, Metrics } from './metrics.js';
 import { opsRoutes } from './routes/console/ops/index.js';
 import { startRetention } from './retention.js';
+import { OfflineWatch } from './offline.js';
 
 export interface StartOptions {
   dataDir: string;
@@ -87,6 +88,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   // Violations whose events were committed just before a crash are derived now (idempotent).
   await sweepViolations(ctx).catch((err: unknown) => log.error({ err }, 'violation sweep failed'));
   const stopEscalation = startEscalation(ctx);
+  const stopOffline = new OfflineWatch(ctx).start(config.offlineCheckSeconds * 1000);
 
   const agentTls = () => ({
     ...TLS_BASE, key: server.keyPem, cert: server.certPem, ca: [ca.certPem], crl: revocations.crl,
@@ -139,6 +141,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     hub.stop();
     stopRetention();
     stopEscalation();
+    stopOffline();
     await stopAlerting();
     await store.close();
     throw e;
@@ -158,6 +161,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       hub.stop();
       stopRetention();
       stopEscalation();
+      stopOffline();
       metrics.close();
       const agentServer = agentApp.server as unknown as HttpsServer;
       agentServer.closeAllConnections?.();

@@ -24,7 +24,7 @@ export type KnownEventType = (typeof EVENT_TYPES)[number];
 
 /** Types this release adds beside the stable ones (servers store unknown types anyway). */
 export const ADDED_EVENT_TYPES = [
-  'agent.policy_applied', 'agent.policy_rejected', 'agent.command_unsupported', 'agent.watchdog',
+  'agent.policy_applied', 'agent.policy_rejected', 'agent.command_unsupported', 'agent.watchdog', 'agent.offline',
   'host.clone_detected', 'host.attestation', 'host.software_changed', 'host.listening_new', 'host.admin_added',
   'host.antimalware_disabled', 'host.ip_unassigned',
   'usb.unblocked', 'usb.exception_refused', 'media.unmounted', 'media.files_burst', 'egress.enforcement',

@@ -11,6 +11,7 @@ import { newEvent, type AgentEvent } from '../../shared/events.js';
 import type { Policy } from '../../shared/policy.js';
 import { sleep } from '../transport/backoff.js';
 import type { Part } from '../supervisor.js';
+import { Throttle, type Sheddable } from '../shedding.js';
 import { AllowList, parseAllow, unmap } from './allow.js';
 import { planHash, type BlockedCounts, type FirewallEnforcer } from './enforcer.js';
 import { changeSeverity, diffPaths, type PathChange, type PathSnapshot } from './paths.js';
@@ -91,7 +92,7 @@ const isLoopbackText = (a: string) => a.startsWith('127.') || a === '::1' || a.s
 const tupleKey = (c: { proto: string; localAddress: string; localPort: number; remoteAddress: string; remotePort: number }) =>
   `${c.proto}|${unmap(c.localAddress)}|${c.localPort}|${unmap(c.remoteAddress)}|${c.remotePort}`;
 
-export class EgressControl implements Part {
+export class EgressControl implements Part, Sheddable {
   readonly name = 'egress';
   private allow: AllowList | null = null;
   private plan: EnforcementPlan | null = null;
@@ -111,7 +112,10 @@ export class EgressControl implements Part {
   private lastGood: { plan: EnforcementPlan; hash: string } | null = null;
   private retryAt = 0;
   private enforceState: 'off' | 'applied' | 'rolled_back' | 'failed' | 'unsupported' = 'off';
-  private wake: (() => void) | null = null;
+  /** The watchdog may stretch the poll interval (detection slows), never pause it; rules in force stay. */
+  readonly shedOrder = 20;
+  readonly pausable = false;
+  private readonly throttle = new Throttle();
   private policyDirty = true;
   private probeReason: string | null = 'start';
   readonly stats = { polls: 0, tableReads: 0, violations: 0, repeats: 0, probes: 0, socketEvents: 0, pollMs: 0 };
@@ -122,7 +126,11 @@ export class EgressControl implements Part {
   policyChanged(): void {
     this.policyDirty = true;
     this.probeReason = 'policy';
-    this.wake?.();
+    this.throttle.wake();
+  }
+
+  shed(factor: number): void {
+    this.throttle.shed(factor);
   }
 
   status(): { enforcement: string; violations: number; trackedAggregates: number } {
@@ -143,12 +151,7 @@ export class EgressControl implements Part {
           this.log.warn({ err: (e as Error).message }, 'egress turn failed');
         }
         this.stats.pollMs = performance.now() - t0;
-        await new Promise<void>((resolve) => {
-          const done = () => { clearTimeout(t); signal.removeEventListener('abort', done); this.wake = null; resolve(); };
-          const t = setTimeout(done, this.o.pollMs);
-          this.wake = done;
-          signal.addEventListener('abort', done, { once: true });
-        });
+        await this.throttle.wait(this.o.pollMs, signal);
       }
     } finally {
       stop?.();

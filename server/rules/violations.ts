@@ -61,6 +61,17 @@ const RULES: Record<string, Rule> = {
   'host.admin_added': (e) => ({ rule: 'host.admin_added', severity: 'high', articles: ['art9', 'art18'], summary: `administrator account added: ${s((Array.isArray(e.data.accounts) ? e.data.accounts : []).map((a) => o(a).name ?? a).join(', '))}` }),
   'host.ip_unassigned': (e) => ({ rule: 'host.ip_unassigned', severity: 'high', articles: ['art26'], summary: `address outside the assigned ranges: ${s(e.data.addresses)}` }),
   'host.clone_detected': () => ({ rule: 'host.clone_detected', severity: 'high', articles: ['art31'], summary: 'another key enrolled with this machine id (clone)' }),
+  // Made by the server (server/offline.ts) when a host misses 3 heartbeats without agent.stopped.
+  'agent.offline': (e) => ({
+    rule: 'agent.offline', severity: 'high', articles: ['art31'],
+    summary: `agent silent: no heartbeat for ${s(e.data.missedHeartbeats)} intervals of ${s(e.data.intervalSeconds)} s (last contact ${s(e.data.lastContact)}) and no agent.stopped`,
+  }),
+  // A clean stop is reported; the service stopped by hand or the agent uninstalled is a violation, a shutdown or upgrade is not.
+  'agent.stopped': (e) => (e.data.cause === 'uninstall' ? {
+    rule: 'agent.uninstalled', severity: 'high', articles: ['art31'], summary: `agent uninstalled${e.data.signal ? ` (${s(e.data.signal)})` : ''}`,
+  } : e.data.cause === 'service-stop' ? {
+    rule: 'agent.service_stopped', severity: 'medium', articles: ['art31'], summary: `agent service stopped while the system kept running${e.data.signal ? ` (${s(e.data.signal)})` : ''}`,
+  } : null),
   'usb.exception_refused': (e) => ({ rule: 'usb.exception_refused', severity: 'medium', articles: ['art31'], summary: `USB exception refused by the agent: ${s(e.data.problem)}` }),
 };
 
