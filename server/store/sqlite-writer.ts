@@ -21,11 +21,24 @@ export interface WriteRequest {
   /** FIELDS strings per event joined by SEP; '' for none. */
   rows: string;
   touch?: { seen: string; policyVersion?: number };
+  /**
+   * Violation drafts (JSON of ViolationDraft[]), inserted once per event id in the same group commit:
+   * the server's one writer connection does every hot write, so the event loop never waits on
+   * SQLite's write lock (a write from the main connection would block it for as long as a commit).
+   */
+  violations?: string;
 }
 
 export interface WriteResult {
   acked: string[];
   conflicts: string[];
+  /** Ids of the violations inserted (not already there for their event). */
+  violations?: string[];
+}
+
+interface Draft {
+  id: string; hostId: string; eventId: string; type: string; rule: string; articles: string[]; severity: string;
+  summary: string; dueAt: string; createdAt: string; drill?: boolean;
 }
 
 /** After a completed checkpoint the WAL restarts from its beginning and is cut back to this size. */
@@ -37,6 +50,7 @@ export class EventWriter {
   private readonly owner: Database.Statement;
   private readonly touch: Database.Statement;
   private readonly touchPolicy: Database.Statement;
+  private readonly violation: Database.Statement;
   /** `externalCheckpoints`: another connection checkpoints (the server's checkpointer thread). */
   constructor(file: string, externalCheckpoints: boolean) {
     this.db = new Database(file);
@@ -52,6 +66,8 @@ export class EventWriter {
     this.owner = this.db.prepare('SELECT host_id FROM events WHERE id = ?').pluck();
     this.touch = this.db.prepare('UPDATE hosts SET last_seen = ? WHERE id = ? AND (last_seen IS NULL OR last_seen < ?)');
     this.touchPolicy = this.db.prepare(`UPDATE hosts SET last_seen = max(coalesce(last_seen, ''), ?), policy_version = ? WHERE id = ?`);
+    this.violation = this.db.prepare(`INSERT INTO violations (id, host_id, event_id, type, rule, articles, severity, summary, due_at, created_at, updated_at, drill)
+                                      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`);
   }
 
   /** One transaction for all requests; results in the same order. */
@@ -70,6 +86,12 @@ export class EventWriter {
       if (r.touch) {
         if (r.touch.policyVersion === undefined) this.touch.run(r.touch.seen, hostId, r.touch.seen);
         else this.touchPolicy.run(r.touch.seen, r.touch.policyVersion, hostId);
+      }
+      if (r.violations) {
+        const inserted = (JSON.parse(r.violations) as Draft[]).filter((d) => this.violation.run(
+          d.id, d.hostId, d.eventId, d.type, d.rule, JSON.stringify(d.articles), d.severity, d.summary, d.dueAt, d.createdAt, d.createdAt, d.drill ? 1 : 0,
+        ).changes > 0).map((d) => d.id);
+        return { acked, conflicts, violations: inserted };
       }
       return { acked, conflicts };
     }))();

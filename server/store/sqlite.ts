@@ -362,9 +362,10 @@ export class SqliteStore implements Store {
   // ── violations ──────────────────────────────────────────────────────
   async insertViolations(drafts: ViolationDraft[]): Promise<ViolationDraft[]> {
     if (!drafts.length) return [];
-    const ins = this.sql(`INSERT INTO violations (id, host_id, event_id, type, rule, articles, severity, summary, due_at, created_at, updated_at, drill)
-                                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`);
-    return this.db.transaction(() => drafts.filter((d) => ins.run(d.id, d.hostId, d.eventId, d.type, d.rule, JSON.stringify(d.articles), d.severity, d.summary, d.dueAt, d.createdAt, d.createdAt, d.drill ? 1 : 0).changes > 0)).immediate();
+    // Through the event writer (its group commit), never this connection: see WriteRequest.violations.
+    const r = await this.writer.write({ hostId: '', receivedAt: '', rows: '', violations: JSON.stringify(drafts) });
+    const inserted = new Set(r.violations ?? []);
+    return drafts.filter((d) => inserted.has(d.id));
   }
 
   async getViolation(id: string): Promise<ViolationRow | null> {

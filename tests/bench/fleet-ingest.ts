@@ -8,7 +8,8 @@
  * bytes on disk per stored event, the projection for six months of 5,000 terminals, and the cost of
  * the daily retention purge (rows/s deleting the oldest half, and the time for one day of 5,000 terminals).
  * Identities: the first 1,000 of the fleet fixture (.cache/fleet-10000), re-enrolled into PostgreSQL.
- * Env: BENCH_FLEET_INGEST_AGENTS (1000), BENCH_INGEST_SECONDS (20), BENCH_INGEST_WARMUP (3).
+ * Env: BENCH_FLEET_INGEST_AGENTS (1000), BENCH_INGEST_SECONDS (20), BENCH_INGEST_WARMUP (3),
+ *      BENCH_FLEET_INGEST_RUNS (baseline,sqlite,pg1,pg2: which runs).
  */
 import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, statSync } from 'node:fs';
@@ -143,6 +144,7 @@ async function pgRun(ca0: string, keys: { privateKeyPem: string; publicKeyPem: s
       const enrolled = await enrollKeys(procs[0]!.consoleUrl, ca, token, keys, 'fleet-pg', 16);
       process.stdout.write(`fleet-ingest: enrolled ${num(keys.length)} into PostgreSQL in ${num((performance.now() - t0) / 1000, 1)} s\n`);
       l = await load(procs.map((p) => p.agentUrl), procs.map((p) => p.proc.pid!), ca, enrolled.map((e) => ({ hostId: e.hostId, key: e.key, cert: e.cert })));
+      if (l.errors) for (const p of procs) process.stdout.write(`fleet-ingest: server ${p.proc.pid} stderr (tail):\n${p.stderr().slice(-3000)}\n`);
     } finally {
       for (const p of procs) await p.stop();
     }
@@ -177,14 +179,16 @@ export async function fleetIngest(): Promise<void> {
   const keys = ids.map((i) => ({ privateKeyPem: i.key, publicKeyPem: createPublicKey(i.key).export({ type: 'spki', format: 'pem' }) as string }));
   const tmp = tempDir('tg-bench-fleet-ingest-');
   try {
+    const only = (process.env.BENCH_FLEET_INGEST_RUNS ?? 'baseline,sqlite,pg1,pg2').split(',');
+    const none: Load & Storage = { perSec: NaN, p50: NaN, p99: NaN, acked: 0, errors: 0, firstError: null, cpu: {}, bytesPerEvent: NaN, rows: 0, bytes: NaN, purgedRows: 0, purgeSeconds: NaN };
     process.stdout.write(`fleet-ingest: baseline, ${num(AGENTS)} agents, ${WARMUP} s warm-up + ${SECONDS} s\n`);
-    const b = await baseline(fx.dataDir, fx.ca, ids);
+    const b = only.includes('baseline') ? await baseline(fx.dataDir, fx.ca, ids) : none;
     process.stdout.write('fleet-ingest: termguard on SQLite\n');
-    const s = await sqliteRun(fx.dataDir, fx.ca, ids, tmp);
+    const s = only.includes('sqlite') ? await sqliteRun(fx.dataDir, fx.ca, ids, tmp) : none;
     process.stdout.write('fleet-ingest: termguard on PostgreSQL, one server process\n');
-    const p1 = await pgRun(fx.ca, keys, tmp, 1);
+    const p1 = only.includes('pg1') ? await pgRun(fx.ca, keys, tmp, 1) : none;
     process.stdout.write('fleet-ingest: termguard on PostgreSQL, two server processes\n');
-    const p2 = await pgRun(fx.ca, keys, tmp, 2);
+    const p2 = only.includes('pg2') ? await pgRun(fx.ca, keys, tmp, 2) : none;
     const runs: [string, Load][] = [['termguard SQLite', s], ['termguard PostgreSQL ×1', p1], ['termguard PostgreSQL ×2', p2], ['baseline', b]];
     process.stdout.write(table(
       `fleet ingest — ${num(AGENTS)} agents × keep-alive mTLS, batches of ${BATCH} (~${num(b.bytesPerEvent)} B an event), ${SECONDS} s after ${WARMUP} s warm-up`,

@@ -115,6 +115,8 @@ export interface ServerProcess {
   agentUrl: string;
   consoleUrl: string;
   stop(): Promise<void>;
+  /** The last ~32–64 KB the server wrote to stderr (its warnings and errors). */
+  stderr(): string;
 }
 
 /**
@@ -143,7 +145,7 @@ export async function startServerProcess(dataDir: string, opts: { nodeArgs?: str
   proc.once('exit', (code, sig) => {
     if (code !== 0 && sig !== 'SIGTERM' && sig !== 'SIGKILL') process.stderr.write(`server exited ${code ?? sig}: ${err.slice(-2000)}\n`);
   });
-  return { proc, ...urls, stop: () => stopChild(proc) };
+  return { proc, ...urls, stop: () => stopChild(proc), stderr: () => err };
 }
 
 /** BENCH_PROFILE=1: node flags that write the server's CPU profile to .cache/profiles/<name>/ on exit. */
