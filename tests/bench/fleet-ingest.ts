@@ -41,7 +41,7 @@ const EVENTS_PER_TERMINAL_DAY = 1440 + 60;
 const TERMINALS = 5000;
 const DAYS = 184;
 
-interface Load { perSec: number; p50: number; p99: number; acked: number; errors: number; firstError: string | null; cpu: Record<string, number>; bytesPerEvent: number }
+interface Load { perSec: number; p50: number; p99: number; acked: number; errors: number; overloaded: number; firstError: string | null; cpu: Record<string, number>; bytesPerEvent: number }
 
 /** Drive the URLs (worker w → urls[w % urls.length]) for warm-up + window. */
 async function load(urls: string[], serverPids: number[], ca: string, ids: Identity[]): Promise<Load> {
@@ -68,7 +68,7 @@ async function load(urls: string[], serverPids: number[], ca: string, ids: Ident
     const lat = rs.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
     return {
       perSec: rs.reduce((a, r) => a + r.ackedInWindow, 0) / seconds, p50: percentile(lat, 50), p99: percentile(lat, 99),
-      acked: rs.reduce((a, r) => a + r.ackedTotal, 0), errors: rs.reduce((a, r) => a + r.errors, 0),
+      acked: rs.reduce((a, r) => a + r.ackedTotal, 0), errors: rs.reduce((a, r) => a + r.errors, 0), overloaded: rs.reduce((a, r) => a + r.overloaded, 0),
       firstError: rs.find((r) => r.firstError)?.firstError ?? null, cpu: use, bytesPerEvent: rs[0]!.bytesPerEvent,
     };
   } finally {
@@ -180,7 +180,7 @@ export async function fleetIngest(): Promise<void> {
   const tmp = tempDir('tg-bench-fleet-ingest-');
   try {
     const only = (process.env.BENCH_FLEET_INGEST_RUNS ?? 'baseline,sqlite,pg1,pg2').split(',');
-    const none: Load & Storage = { perSec: NaN, p50: NaN, p99: NaN, acked: 0, errors: 0, firstError: null, cpu: {}, bytesPerEvent: NaN, rows: 0, bytes: NaN, purgedRows: 0, purgeSeconds: NaN };
+    const none: Load & Storage = { perSec: NaN, p50: NaN, p99: NaN, acked: 0, errors: 0, overloaded: 0, firstError: null, cpu: {}, bytesPerEvent: NaN, rows: 0, bytes: NaN, purgedRows: 0, purgeSeconds: NaN };
     process.stdout.write(`fleet-ingest: baseline, ${num(AGENTS)} agents, ${WARMUP} s warm-up + ${SECONDS} s\n`);
     const b = only.includes('baseline') ? await baseline(fx.dataDir, fx.ca, ids) : none;
     process.stdout.write('fleet-ingest: termguard on SQLite\n');
@@ -192,8 +192,8 @@ export async function fleetIngest(): Promise<void> {
     const runs: [string, Load][] = [['termguard SQLite', s], ['termguard PostgreSQL ×1', p1], ['termguard PostgreSQL ×2', p2], ['baseline', b]];
     process.stdout.write(table(
       `fleet ingest — ${num(AGENTS)} agents × keep-alive mTLS, batches of ${BATCH} (~${num(b.bytesPerEvent)} B an event), ${SECONDS} s after ${WARMUP} s warm-up`,
-      ['run', 'events/s acked', 'vs baseline', 'ack p50 ms', 'ack p99 ms', 'server CPU %', 'load gen CPU %', 'other CPU %', 'errors'],
-      runs.map(([name, r]) => [name, num(r.perSec), ratio(r.perSec, b.perSec), num(r.p50, 1), num(r.p99, 1), num(r.cpu.server!), num(r.cpu.clients!), num(r.cpu.other!), num(r.errors)]),
+      ['run', 'events/s acked', 'vs baseline', 'ack p50 ms', 'ack p99 ms', 'server CPU %', 'load gen CPU %', 'other CPU %', '503 waited', 'errors'],
+      runs.map(([name, r]) => [name, num(r.perSec), ratio(r.perSec, b.perSec), num(r.p50, 1), num(r.p99, 1), num(r.cpu.server!), num(r.cpu.clients!), num(r.cpu.other!), num(r.overloaded), num(r.errors)]),
       [
         `target ≥ ${num(TARGET)} events/s on SQLite: ${s.perSec >= TARGET ? 'met' : 'NOT met'}`,
         'server CPU % is of one core, summed over the server processes (PostgreSQL itself counts as "other")',

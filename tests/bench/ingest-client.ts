@@ -17,6 +17,8 @@ export interface IngestResult extends WorkerMessage {
   ackedInWindow: number;
   ackedTotal: number;
   errors: number;
+  /** 503/429 answers with Retry-After: waited out as a real agent does (plus up to half again). */
+  overloaded: number;
   firstError: string | null;
   bytesPerEvent: number;
 }
@@ -67,6 +69,7 @@ const latencies: number[] = [];
 let ackedInWindow = 0;
 let ackedTotal = 0;
 let errors = 0;
+let overloaded = 0;
 let firstError: string | null = null;
 let nextTemplate = 0;
 
@@ -80,7 +83,7 @@ function body(): string {
   return `{"events":[${parts.join(',')}]}`;
 }
 
-function post(agent: Agent, payload: string): Promise<{ status: number; text: string }> {
+function post(agent: Agent, payload: string): Promise<{ status: number; text: string; retryAfter?: number }> {
   return new Promise((ok, fail) => {
     const req = request(`${init.url}/v1/events`, {
       method: 'POST', agent, timeout: 60_000,
@@ -88,7 +91,8 @@ function post(agent: Agent, payload: string): Promise<{ status: number; text: st
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => ok({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      const ra = Number(res.headers['retry-after']);
+      res.on('end', () => ok({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), ...(Number.isFinite(ra) && res.headers['retry-after'] ? { retryAfter: ra } : {}) }));
       res.on('error', fail);
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
@@ -105,6 +109,11 @@ async function simulate(id: Identity): Promise<void> {
       const t0 = performance.now();
       try {
         const r = await post(agent, payload);
+        if ((r.status === 503 || r.status === 429) && r.retryAfter !== undefined) {
+          overloaded++;
+          await new Promise((ok) => setTimeout(ok, r.retryAfter! * 1000 * (1 + 0.5 * Math.random())));
+          continue;
+        }
         if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 300)}`);
         const n = (JSON.parse(r.text) as { acked: string[] }).acked.length;
         if (n !== init.batch) throw new Error(`acked ${n} of ${init.batch}: ${r.text.slice(0, 300)}`);
@@ -142,7 +151,7 @@ process.on('message', (m: WorkerMessage) => {
     phase = 'stopping';
     void Promise.all(loops).then(() => {
       const bytesPerEvent = templates.reduce((a, t) => a + t.length + 46, 0) / templates.length;
-      reply({ type: 'result', latenciesMs: latencies, ackedInWindow, ackedTotal, errors, firstError, bytesPerEvent } satisfies IngestResult);
+      reply({ type: 'result', latenciesMs: latencies, ackedInWindow, ackedTotal, errors, overloaded, firstError, bytesPerEvent } satisfies IngestResult);
       process.disconnect();
     });
   }
