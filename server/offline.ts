@@ -50,6 +50,7 @@ export class OfflineWatch {
     try {
       const hosts = (await this.ctx.store.listHosts()).filter((h) => h.status === 'active' && h.lastSeen);
       const raised: string[] = [];
+      let queried = 0;
       for (const h of hosts) {
         if (this.settled.get(h.id) === h.lastSeen) continue;
         this.settled.delete(h.id);
@@ -58,6 +59,9 @@ export class OfflineWatch {
         // Cheap pre-filter on last_seen; only a host quiet for (almost) 3 intervals costs a query.
         if (known && now.getTime() - known.at < INTERVAL_TTL_MS
           && now.getTime() - lastSeen <= known.seconds * 1000 * MISSED_HEARTBEATS - LAST_SEEN_LAG_MS) continue;
+        // A store whose calls run on this thread (SQLite) would hold the event loop for the whole pass
+        // over a large fleet (every host is looked up once when the server starts): let I/O in between.
+        if (++queried % 25 === 0) await new Promise((r) => setImmediate(r));
         const [last] = await this.ctx.store.queryEvents({ host: h.id, types: LIFECYCLE, latest: true, limit: 1 });
         if (!last) continue; // never heard a lifecycle event: nothing to miss yet
         const seconds = intervalOf(last);
