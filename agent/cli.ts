@@ -11,7 +11,7 @@ import { exists } from '../shared/fs.js';
 import { readFileSync } from 'node:fs';
 import { loadAgentConfig } from './config.js';
 import { defaultStateDir, loadState, statePaths } from './state.js';
-import { enroll } from './transport/enroll.js';
+import { enroll, readTokenFile } from './transport/enroll.js';
 import { readMachineId } from './transport/machine-id.js';
 import { AgentClient } from './transport/client.js';
 import { AgentRuntime, readStatusFile } from './run.js';
@@ -29,10 +29,15 @@ const configOpt = () => new Option('--config <file>', 'agent config (JSON); TERM
 program.command('enroll')
   .description('enroll this machine with the institution server (the key is made here and never leaves)')
   .requiredOption('--server <url>', 'console listener, e.g. https://tg.example:8444')
-  .requiredOption('--token <token>', 'enrollment token from `termguard-server token create`')
+  .addOption(new Option('--token <token>', 'enrollment token from `termguard-server token create`').env('TERMGUARD_TOKEN'))
+  .option('--token-file <file>', 'read the token from this file instead (mode 0600; keeps it out of process lists)')
   .requiredOption('--ca-hash <sha256:hex>', 'hash of the institution CA, from `termguard-server init`')
   .addOption(stateOpt()).addOption(configOpt())
-  .action(action(async (o: { server: string; token: string; caHash: string; state: string; config?: string }) => {
+  .action(action(async (o: { server: string; token?: string; tokenFile?: string; caHash: string; state: string; config?: string }) => {
+    // Exactly one source, refused at start-up otherwise (a stray TERMGUARD_TOKEN must not win silently).
+    if (o.token && o.tokenFile) throw new TgError('TG_E_USAGE', 'give the token once: --token (or TERMGUARD_TOKEN) or --token-file');
+    if (!o.token && !o.tokenFile) throw new TgError('TG_E_USAGE', 'a token is needed: --token, --token-file or TERMGUARD_TOKEN');
+    const token = o.tokenFile ? readTokenFile(o.tokenFile) : o.token!;
     const cfg = loadAgentConfig(o.config);
     let server: URL;
     try {
@@ -43,7 +48,7 @@ program.command('enroll')
     if (server.protocol !== 'https:') throw new TgError('TG_E_USAGE', '--server must be an https:// URL');
     const machineId = cfg.machineId ?? readMachineId();
     if (!machineId) throw new TgError('TG_E_CONFIG', 'cannot read this machine\'s id; set "machineId" in the config');
-    const r = await enroll({ server: server.origin, token: o.token, caHash: o.caHash, stateDir: resolve(o.state), machineId });
+    const r = await enroll({ server: server.origin, token, caHash: o.caHash, stateDir: resolve(o.state), machineId });
     process.stdout.write(`enrolled as host ${r.hostId}\nagent listener ${r.agentUrl}\ncertificate valid until ${r.notAfter}\n` +
       (r.cloneOf ? `warning: the server flagged this machine as a clone of host ${r.cloneOf}\n` : ''));
   }));

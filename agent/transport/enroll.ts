@@ -6,9 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readFileSync, lstatSync } from 'node:fs';
 import { TgError } from '../../shared/errors.js';
-import { writeFileAtomic, exists } from '../../shared/fs.js';
+import { writeFileAtomic, exists, readFileCapped } from '../../shared/fs.js';
 import { caHash, generateAgentKey, makeCsr, signData } from '../../shared/pki.js';
 import { HttpClient, errorCode } from './http.js';
 import { ensureStateDir, saveState, statePaths, type AgentState } from '../state.js';
@@ -32,6 +32,28 @@ export interface EnrollResult {
 
 interface EnrollResponse {
   certificate: string; ca: string; hostId: string; agentUrl: string; renewalSecret: string; notAfter: string; cloneOf?: string;
+}
+
+/**
+ * The enrollment token from a file (`--token-file`), so it never shows in a process list: a regular
+ * file of at most 4 KiB, not readable by group or others (a readable token lets anyone enroll a
+ * machine in the institution's name, so it is refused rather than warned about).
+ */
+export function readTokenFile(path: string, platform: NodeJS.Platform = process.platform): string {
+  let text: string;
+  try {
+    // Windows has no mode bits to speak of; there the file's ACL is the administrator's business.
+    if (platform !== 'win32' && (lstatSync(path).mode & 0o044) !== 0) {
+      throw new TgError('TG_E_USAGE', `--token-file ${path} is readable by group or others; chmod 600 it`);
+    }
+    text = readFileCapped(path, 4096);
+  } catch (e) {
+    if (e instanceof TgError) throw e;
+    throw new TgError('TG_E_USAGE', `--token-file: ${(e as Error).message}`, { cause: e });
+  }
+  const token = text.trim();
+  if (!token || /\s/.test(token)) throw new TgError('TG_E_USAGE', `--token-file ${path} must hold the token alone on one line`);
+  return token;
 }
 
 export async function fetchCa(server: string, expectedHash: string): Promise<string> {

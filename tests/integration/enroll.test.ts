@@ -66,6 +66,41 @@ describe('termguard-agent enroll', () => {
     expect((await t.srv.ctx.store.getCert(cert.serial))?.hostId).toBe(st.hostId);
   });
 
+  it('takes the token from --token-file (0600) or TERMGUARD_TOKEN, so it stays off the command line', async () => {
+    const dir = tempDir('tg-tokfile-');
+    const file = join(dir, 'token');
+    writeFileSync(file, `${await t.token()}\n`, { mode: 0o600 });
+    const noToken = (state: string) => ['enroll', '--server', t.srv.consoleUrl, '--ca-hash', t.caHash, '--state', state];
+    const a = tempDir('tg-agent-');
+    const r = await agentCli([...noToken(a), '--token-file', file], { TERMGUARD_MACHINEID: 'machine-tokfile' });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^enrolled as host /);
+    expect(existsSync(join(a, 'agent.crt'))).toBe(true);
+    const b = tempDir('tg-agent-');
+    const e = await agentCli(noToken(b), { TERMGUARD_MACHINEID: 'machine-tokenv', TERMGUARD_TOKEN: await t.token() });
+    expect(e.stderr).toBe('');
+    expect(existsSync(join(b, 'agent.crt'))).toBe(true);
+  });
+
+  it('refuses a token file readable by others, two token sources, and none, before making a key', async () => {
+    const dir = tempDir('tg-tokfile-');
+    const file = join(dir, 'token');
+    writeFileSync(file, 'tok_x\n', { mode: 0o644 });
+    const state = tempDir('tg-agent-');
+    const base = ['enroll', '--server', t.srv.consoleUrl, '--ca-hash', t.caHash, '--state', state];
+    const open = await agentCli([...base, '--token-file', file]);
+    expect(open.code).toBe(2);
+    expect(open.stderr).toMatch(/^error: TG_E_USAGE: --token-file .* is readable by group or others; chmod 600 it\n$/);
+    const both = await agentCli([...base, '--token-file', file], { TERMGUARD_TOKEN: 'tok_y' });
+    expect(both.stderr).toMatch(/^error: TG_E_USAGE: give the token once/);
+    const none = await agentCli(base, { TERMGUARD_TOKEN: '' });
+    expect(none.stderr).toMatch(/^error: TG_E_USAGE: a token is needed/);
+    writeFileSync(join(dir, 'empty'), '\n', { mode: 0o600 });
+    const empty = await agentCli([...base, '--token-file', join(dir, 'empty')]);
+    expect(empty.stderr).toMatch(/must hold the token alone on one line/);
+    expect(existsSync(join(state, 'agent.key'))).toBe(false);
+  });
+
   it('refuses a server whose CA does not match --ca-hash, before making a key', async () => {
     const state = tempDir('tg-agent-');
     const wrong = 'sha256:' + '0'.repeat(64);
