@@ -17,6 +17,7 @@ import { AgentClient } from './transport/client.js';
 import { AgentRuntime, readStatusFile } from './run.js';
 import { WATCHDOG_EXIT_CODE, WatchdogTripped } from './watchdog.js';
 import { verifyActionsLog } from './actions-log.js';
+import { enrollFromFile } from './enroll-file.js';
 
 const program = new Command('termguard-agent')
   .description('termguard endpoint agent: host monitoring, removable media and outbound connection control (art31)')
@@ -59,6 +60,10 @@ program.command('run')
   .action(action(async (o: { state: string; config?: string }) => {
     const cfg = loadAgentConfig(o.config);
     const log = pino({ level: cfg.logLevel, base: { pid: process.pid, name: 'termguard-agent' } });
+    // Installers without a post-install step of their own (the MSI) leave <state>/enroll.json: enroll
+    // from it before the first start; a failure throws and the service manager retries.
+    const fromFile = await enrollFromFile(resolve(o.state), cfg.machineId);
+    if (fromFile) log.info({ hostId: fromFile.hostId }, 'enrolled from enroll.json');
     const rt = await AgentRuntime.open(resolve(o.state), cfg, log);
     const stop = new AbortController();
     process.once('SIGTERM', () => stop.abort({ signal: 'SIGTERM' }));

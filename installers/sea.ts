@@ -6,7 +6,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 
@@ -81,19 +81,28 @@ export function nodeBinary(dist: NodeDist, cacheDir: string): string {
   const tgz = join(cacheDir, `${dist.package}-${dist.version}.tgz`);
   if (!existsSync(tgz)) {
     // npm pack fetches the tarball without installing it: the os/cpu fields of these packages refuse an install on another platform.
-    execFileSync('npm', ['pack', '--silent', `${dist.package}@${dist.version}`, '--pack-destination', cacheDir], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // Into a folder of its own, then renamed: two package builds (parallel tests) may fetch the same dist.
+    const fetchDir = mkdtempSync(join(cacheDir, '.fetch-'));
+    execFileSync('npm', ['pack', '--silent', `${dist.package}@${dist.version}`, '--pack-destination', fetchDir], { stdio: ['ignore', 'ignore', 'inherit'] });
+    renameSync(join(fetchDir, `${dist.package}-${dist.version}.tgz`), tgz);
+    rmSync(fetchDir, { recursive: true, force: true });
   }
   const got = sriOf(tgz);
   if (got !== dist.integrity) {
     rmSync(tgz, { force: true });
     throw new Error(`${dist.package}@${dist.version}: integrity ${got} does not match pkg.config.json`);
   }
-  const tmp = `${dir}.part`;
+  const tmp = `${dir}.part-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   execFileSync('tar', ['-xzf', tgz, '-C', tmp, '--strip-components=1', `package/${dist.binary}`]);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
+  if (existsSync(dir) && !existsSync(bin)) rmSync(dir, { recursive: true, force: true }); // a stale folder
+  try {
+    renameSync(tmp, dir);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (!existsSync(bin)) throw e; // else another build extracted it meanwhile
+  }
   return bin;
 }
 

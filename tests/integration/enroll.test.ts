@@ -82,6 +82,37 @@ describe('termguard-agent enroll', () => {
     expect(existsSync(join(b, 'agent.crt'))).toBe(true);
   });
 
+  it('run enrolls from <state>/enroll.json at first start (the MSI path), deletes it, and a bad file fails the start and stays', async () => {
+    const state = tempDir('tg-agent-');
+    const bad = join(state, 'enroll.json');
+    writeFileSync(bad, JSON.stringify({ server: 'http://plain.example', token: 'x', caHash: 'nope' }), { mode: 0o600 });
+    const refused = await agentCli(['run', '--state', state]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/TG_E_USAGE: .*enroll\.json needs \{"server"/);
+    expect(existsSync(bad)).toBe(true);
+    expect(existsSync(join(state, 'agent.key'))).toBe(false);
+
+    writeFileSync(bad, JSON.stringify({ server: t.srv.consoleUrl, token: await t.token(), caHash: t.caHash }), { mode: 0o600 });
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['dist/agent/cli.js', 'run', '--state', state], { env: { ...process.env, TERMGUARD_MACHINEID: 'machine-enroll-file' }, stdio: 'ignore' });
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!existsSync(join(state, 'state.json')) || existsSync(bad)) {
+        expect(Date.now() < deadline, 'run did not enroll from enroll.json within 30 s').toBe(true);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const hostId = JSON.parse(readFileSync(join(state, 'state.json'), 'utf8')).hostId as string;
+      expect(statSync(join(state, 'agent.key')).mode & 0o777).toBe(0o600);
+      while ((await t.srv.ctx.store.countEvents({ host: hostId, type: 'agent.started' })) === 0) {
+        expect(Date.now() < deadline, 'the enrolled agent sent nothing').toBe(true);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  });
+
   it('refuses a token file readable by others, two token sources, and none, before making a key', async () => {
     const dir = tempDir('tg-tokfile-');
     const file = join(dir, 'token');
