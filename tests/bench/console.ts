@@ -64,7 +64,7 @@ async function startServer(dataDir: string, nodeArgs: string[], timeoutMs = 20 *
     proc.once('exit', (code) => { clearTimeout(t); fail(new Error(`server exited ${code}: ${err}`)); });
   });
   proc.stdout!.resume();
-  return { proc, ...urls, stop: () => stopChild(proc) };
+  return { proc, ...urls, stop: () => stopChild(proc), stderr: () => err };
 }
 
 // ── HTTPS with the session cookie ───────────────────────────────────────

@@ -11,7 +11,6 @@
  * Env: BENCH_FLEET_INGEST_AGENTS (1000), BENCH_INGEST_SECONDS (20), BENCH_INGEST_WARMUP (3),
  *      BENCH_FLEET_INGEST_RUNS (baseline,sqlite,pg1,pg2: which runs).
  */
-import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, statSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
@@ -19,8 +18,8 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import {
-  BENCH_DIR, CpuWindow, ROOT, createToken, ensureBuilt, forkWorker, initServerData, num, percentile, ratio, removeTemp, sleep,
-  startServerProcess, stopChild, table, tempDir, track, type ServerProcess, type Worker,
+  CpuWindow, createToken, ensureBuilt, forkWorker, initServerData, num, percentile, ratio, removeTemp, sleep,
+  startBaselineServer, startServerProcess, table, tempDir, type ServerProcess, type Worker,
 } from './lib.js';
 import type { Identity, IngestInit, IngestResult } from './ingest-client.js';
 import { fleetFixture, raiseFdLimit } from './fleet.js';
@@ -77,17 +76,11 @@ async function load(urls: string[], serverPids: number[], ca: string, ids: Ident
 }
 
 async function baseline(dataDir: string, ca: string, ids: Identity[]): Promise<Load> {
-  const proc = track(spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'baseline-server.ts'),
-    join(dataDir, 'server.key'), join(dataDir, 'server.crt'), join(dataDir, 'ca.crt')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }));
+  const b = await startBaselineServer(dataDir);
   try {
-    const port = await new Promise<number>((ok, fail) => {
-      let out = '';
-      proc.stdout!.on('data', (c: Buffer) => { out += c.toString(); const m = /listening (\d+)/.exec(out); if (m) ok(Number(m[1])); });
-      proc.once('exit', (code) => fail(new Error(`baseline server exited ${code}`)));
-    });
-    return await load([`https://127.0.0.1:${port}`], [proc.pid!], ca, ids);
+    return await load([b.url], [b.proc.pid!], ca, ids);
   } finally {
-    await stopChild(proc);
+    await b.stop();
   }
 }
 

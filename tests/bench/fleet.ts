@@ -12,14 +12,14 @@
  *      BENCH_FLEET_RAMP_SECONDS (60), BENCH_FLEET_BASELINE (1: also run the baseline), BENCH_FLEET_STORM (1),
  *      BENCH_PROFILE=1 (CPU profiles of the server and of one simulator worker in .cache/profiles).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { caHash } from '../../shared/pki.js';
 import {
-  BENCH_DIR, CACHE_DIR, CpuWindow, ROOT, profileArgs, createToken, ensureBuilt, forkWorker, initServerData, num, percentile, ratio, removeTemp,
-  rssKiB, sleep, startServerProcess, stopChild, table, tempDir, track, type ServerProcess, type Worker,
+  CACHE_DIR, CpuWindow, profileArgs, createToken, ensureBuilt, forkWorker, initServerData, num, percentile, ratio, removeTemp,
+  rssKiB, sleep, startBaselineServer, startServerProcess, table, tempDir, type ServerProcess, type Worker,
 } from './lib.js';
 import type { SimIdentity } from './fleet-sim/agent.js';
 import { enrollKeys, makeKeys } from './fleet-sim/enroll.js';
@@ -220,24 +220,17 @@ async function termguardRun(fx: FleetFixture, tmp: string): Promise<{ idle: Idle
 }
 
 async function baselineRun(fx: FleetFixture): Promise<IdleResult> {
-  const proc = track(spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'baseline-server.ts'),
-    join(fx.dataDir, 'server.key'), join(fx.dataDir, 'server.crt'), join(fx.dataDir, 'ca.crt')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }));
+  const b = await startBaselineServer(fx.dataDir);
   try {
-    const port = await new Promise<number>((ok, fail) => {
-      let out = '';
-      proc.stdout!.on('data', (c: Buffer) => { out += c.toString(); const m = /listening (\d+)/.exec(out); if (m) ok(Number(m[1])); });
-      proc.once('exit', (code) => fail(new Error(`baseline server exited ${code}`)));
-    });
-    const url = `https://127.0.0.1:${port}`;
     process.stdout.write(`fleet: baseline, the same fleet against a plain node:https server\n`);
-    const fleet = await Fleet.start(url, fx, RAMP_SECONDS * 1000);
+    const fleet = await Fleet.start(b.url, fx, RAMP_SECONDS * 1000);
     try {
-      return await idlePhase(url, () => proc.pid!, fx, fleet);
+      return await idlePhase(b.url, () => b.proc.pid!, fx, fleet);
     } finally {
       await fleet.stop();
     }
   } finally {
-    await stopChild(proc);
+    await b.stop();
   }
 }
 

@@ -6,14 +6,13 @@
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { Agent } from 'node:https';
 import Database from 'better-sqlite3';
 import { caHash, generateAgentKey, makeCsr } from '../../shared/pki.js';
 import {
-  BENCH_DIR, CACHE_DIR, CpuWindow, ROOT, createToken, ensureBuilt, forkWorker, httpsRequest, initServerData, num, percentile, pool,
-  profileArgs, ratio, removeTemp, sleep, startServerProcess, stopChild, table, tempDir, track, type Worker,
+  CACHE_DIR, CpuWindow, createToken, ensureBuilt, forkWorker, httpsRequest, initServerData, num, percentile, pool,
+  profileArgs, ratio, removeTemp, sleep, startBaselineServer, startServerProcess, table, tempDir, type Worker,
 } from './lib.js';
 import type { Identity, IngestInit, IngestResult } from './ingest-client.js';
 
@@ -109,17 +108,11 @@ async function load(url: string, serverPid: number, fx: Fixture, edges: { start?
 }
 
 async function baseline(fx: Fixture): Promise<LoadResult> {
-  const proc = track(spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'baseline-server.ts'),
-    join(fx.dataDir, 'server.key'), join(fx.dataDir, 'server.crt'), join(fx.dataDir, 'ca.crt')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }));
+  const b = await startBaselineServer(fx.dataDir);
   try {
-    const port = await new Promise<number>((ok, fail) => {
-      let out = '';
-      proc.stdout!.on('data', (c: Buffer) => { out += c.toString(); const m = /listening (\d+)/.exec(out); if (m) ok(Number(m[1])); });
-      proc.once('exit', (code) => fail(new Error(`baseline server exited ${code}`)));
-    });
-    return await load(`https://127.0.0.1:${port}`, proc.pid!, fx);
+    return await load(b.url, b.proc.pid!, fx);
   } finally {
-    await stopChild(proc);
+    await b.stop();
   }
 }
 

@@ -156,6 +156,26 @@ export function profileArgs(name: string): string[] {
   return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 }
 
+/**
+ * The plain node:https baseline (baseline-server.ts) with the server identity of `dataDir`, in its
+ * own process; resolves once it listens.
+ */
+export async function startBaselineServer(dataDir: string): Promise<{ proc: ChildProcess; url: string; stop(): Promise<void> }> {
+  const proc = track(spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'baseline-server.ts'),
+    join(dataDir, 'server.key'), join(dataDir, 'server.crt'), join(dataDir, 'ca.crt')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] }));
+  try {
+    const port = await new Promise<number>((ok, fail) => {
+      let out = '';
+      proc.stdout!.on('data', (c: Buffer) => { out += c.toString(); const m = /listening (\d+)/.exec(out); if (m) ok(Number(m[1])); });
+      proc.once('exit', (code) => fail(new Error(`baseline server exited ${code}`)));
+    });
+    return { proc, url: `https://127.0.0.1:${port}`, stop: () => stopChild(proc) };
+  } catch (e) {
+    await stopChild(proc);
+    throw e;
+  }
+}
+
 /** A bench worker (a .ts file under tests/bench) in its own process, talking over IPC. */
 export function forkWorker(file: string, nodeArgs: string[] = []): Worker {
   const proc = track(fork(join(BENCH_DIR, file), [], { cwd: ROOT, execArgv: ['--import', 'tsx', ...nodeArgs], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
