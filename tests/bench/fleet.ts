@@ -248,7 +248,7 @@ export async function fleetBench(): Promise<void> {
       `fleet — ${num(AGENTS)} simulated agents (own key and certificate each; long-poll 55 s + heartbeat every 60 s), one server process, ${IDLE_SECONDS} s idle window`,
       ['what', 'termguard', 'baseline', 'ratio'],
       [
-        row('time until all connected, s (ramp spread over 60 s)', t.idle.connectSeconds, b?.connectSeconds, 1),
+        row(`time until all connected, s (ramp spread over ${RAMP_SECONDS} s)`, t.idle.connectSeconds, b?.connectSeconds, 1),
         row('server RSS MiB at idle', t.idle.rssMiB, b?.rssMiB),
         row('server CPU at idle, % of one core', t.idle.cpu, b?.cpu, 1),
         row('heartbeat round-trip p50 ms', t.idle.hbP50, b?.hbP50, 1),
