@@ -20,8 +20,9 @@ const server = createServer({
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': out.length });
       res.end(out);
     };
-    const t = setTimeout(answer, Math.min(60, Math.max(0, wait)) * 1000);
-    req.socket.once('close', () => clearTimeout(t));
+    const onClose = () => clearTimeout(t);
+    const t = setTimeout(() => { req.socket.off('close', onClose); answer(); }, Math.min(60, Math.max(0, wait)) * 1000);
+    req.socket.once('close', onClose);
     return;
   }
   const chunks: Buffer[] = [];
