@@ -59,6 +59,11 @@ export class AlertForwarder {
     this.updateConfig(config);
   }
 
+  /** Whether any target is configured (without one, callers need not even build messages). */
+  get active(): boolean {
+    return TARGETS.some((t) => this.queues[t] !== undefined);
+  }
+
   /** Queue `m` for every configured target. Never throws and never waits; without targets it is a no-op. */
   send(m: AlertMessage): void {
     if (this.closed) return;
