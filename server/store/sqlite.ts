@@ -22,7 +22,6 @@ const PURGE_CHUNK = 5000;
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
-  private readonly stmts: ReturnType<SqliteStore['prepare']>;
   private readonly cache = new Map<string, Database.Statement>();
   private readonly writer: { write(r: WriteRequest): Promise<WriteResult>; close(): Promise<void> };
 
@@ -33,7 +32,6 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 10000');
     this.db.pragma('foreign_keys = ON');
     this.migrate();
-    this.stmts = this.prepare();
     if (opts.writerThread) {
       // The writer thread checkpoints the WAL; this connection leaves that to it.
       this.db.pragma('wal_autocheckpoint = 0');
@@ -69,18 +67,6 @@ export class SqliteStore implements Store {
     return st;
   }
 
-  private prepare() {
-    const d = this.db;
-    return {
-      tokenByHash: d.prepare('SELECT * FROM tokens WHERE hash = ?'),
-      takeToken: d.prepare('UPDATE tokens SET uses_left = uses_left - 1 WHERE id = ? AND uses_left > 0'),
-      getHost: d.prepare('SELECT * FROM hosts WHERE id = ?'),
-      getCert: d.prepare('SELECT * FROM certs WHERE serial = ?'),
-      changeStamp: d.prepare(`SELECT (SELECT coalesce(max(seq), 0) FROM commands) AS c,
-                                     (SELECT count(*) FROM policies) AS p`),
-    };
-  }
-
   async close(): Promise<void> {
     await this.writer.close();
     if (this.db.open) this.db.close();
@@ -103,12 +89,12 @@ export class SqliteStore implements Store {
 
   async consumeToken(hash: string, now: Date): Promise<TokenCheck> {
     return this.db.transaction((): TokenCheck => {
-      const r = this.stmts.tokenByHash.get(hash) as Row | undefined;
+      const r = this.sql('SELECT * FROM tokens WHERE hash = ?').get(hash) as Row | undefined;
       if (!r) return { ok: false, code: 'TG_E_TOKEN_UNKNOWN' };
       const t = tokenRow(r);
       if (t.revokedAt) return { ok: false, code: 'TG_E_TOKEN_REVOKED' };
       if (Date.parse(t.expiresAt) <= now.getTime()) return { ok: false, code: 'TG_E_TOKEN_EXPIRED' };
-      if (this.stmts.takeToken.run(t.id).changes === 0) return { ok: false, code: 'TG_E_TOKEN_EXHAUSTED' };
+      if (this.sql('UPDATE tokens SET uses_left = uses_left - 1 WHERE id = ? AND uses_left > 0').run(t.id).changes === 0) return { ok: false, code: 'TG_E_TOKEN_EXHAUSTED' };
       return { ok: true, token: { ...t, usesLeft: t.usesLeft - 1 } };
     }).immediate();
   }
@@ -121,7 +107,7 @@ export class SqliteStore implements Store {
   }
 
   async getHost(id: string): Promise<HostRow | null> {
-    const r = this.stmts.getHost.get(id) as Row | undefined;
+    const r = this.sql('SELECT * FROM hosts WHERE id = ?').get(id) as Row | undefined;
     return r ? hostRow(r) : null;
   }
 
@@ -164,7 +150,7 @@ export class SqliteStore implements Store {
   }
 
   async getCert(serial: string): Promise<CertRow | null> {
-    const r = this.stmts.getCert.get(serial) as Row | undefined;
+    const r = this.sql('SELECT * FROM certs WHERE serial = ?').get(serial) as Row | undefined;
     return r ? certRow(r) : null;
   }
 
@@ -239,7 +225,7 @@ export class SqliteStore implements Store {
   }
 
   async changeStamp(): Promise<string> {
-    const r = this.stmts.changeStamp.get() as Row;
+    const r = this.sql('SELECT (SELECT coalesce(max(seq), 0) FROM commands) AS c, (SELECT count(*) FROM policies) AS p').get() as Row;
     return `${String(r.c)}:${String(r.p)}`;
   }
 
