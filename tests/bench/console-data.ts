@@ -21,6 +21,7 @@ import { DUE_HOURS } from '../../server/rules/violations.js';
 import { selectChecks } from '../../agent/checks/index.js';
 import { DEFAULT_POLICY } from '../../shared/policy.js';
 import { CACHE_DIR, num } from './lib.js';
+import { mulberry32 } from '../helpers/rng.js';
 
 /** Bump when the generator changes: the cached file is rebuilt. */
 export const DATA_VERSION = 'console-data-v1';
@@ -80,16 +81,6 @@ export function copyData(src: string, dest: string): void {
 }
 
 // ── randomness (seeded: the same set every build) ─────────────────────────
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = mulberry32(SEED);
 const uni = (a: number, b: number) => a + (b - a) * rnd();
 const int = (a: number, b: number) => Math.floor(uni(a, b + 1));

@@ -1,5 +1,5 @@
 /** Test harness: a real server (real CA, real TLS, real SQLite file) in a temp folder, on free loopback ports. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request, Agent, type RequestOptions } from 'node:https';
@@ -114,5 +114,23 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | n
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+/**
+ * Serve on a port below the ephemeral range: an agent that knocks on the closed port while its server
+ * is down (for days, in the offline test) could otherwise, on loopback, end up connected to itself and
+ * hold the port.
+ */
+export async function serveBelowEphemeral(serve: (port: number) => Promise<RunningServer>): Promise<RunningServer> {
+  let low = 32768;
+  try { low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low; } catch { /* not Linux */ }
+  for (let attempt = 0; ; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * Math.max(1, low - 10_000));
+    try {
+      return await serve(port);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw e;
+    }
   }
 }

@@ -18,7 +18,7 @@ import pino from 'pino';
 import { initData } from '../../server/init.js';
 import { startServer, type RunningServer } from '../../server/server.js';
 import { createEnrollToken } from '../../server/tokens.js';
-import { tempDir, until } from '../helpers/server.js';
+import { serveBelowEphemeral, tempDir, until } from '../helpers/server.js';
 import type { StoredEvent } from '../../shared/events.js';
 import type { AgentStatusFile } from '../../agent/status.js';
 
@@ -116,23 +116,6 @@ async function mountTmpfs(size: string): Promise<{ dir: string } | { skip: strin
     rmSync(dir, { recursive: true, force: true });
   });
   return { dir };
-}
-
-/**
- * A port below the ephemeral range: the agent knocks on the closed port while the server is away,
- * and a connect to a closed ephemeral port on loopback can end up connected to itself (holding it).
- */
-async function serveBelowEphemeral(serve: (port: number) => Promise<RunningServer>): Promise<RunningServer> {
-  let low = 32768;
-  try { low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low; } catch { /* not Linux */ }
-  for (let attempt = 0; ; attempt++) {
-    const port = 10_000 + Math.floor(Math.random() * Math.max(1, low - 10_000));
-    try {
-      return await serve(port);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw e;
-    }
-  }
 }
 
 /** Write to `fd` until the file system says ENOSPC, down to single bytes (the last partly used page). */

@@ -14,7 +14,7 @@
  * drop reports (`reason` cap) cover only the simulated week, and stored times are the simulated times.
  */
 import { describe, it, expect, afterEach } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -28,7 +28,8 @@ import { AgentClient } from '../../agent/transport/client.js';
 import { Sender } from '../../agent/transport/sender.js';
 import { newEvent, type AgentEvent, type Severity, type StoredEvent } from '../../shared/events.js';
 import { VERSION } from '../../shared/version.js';
-import { tempDir, until } from '../helpers/server.js';
+import { serveBelowEphemeral, tempDir, until } from '../helpers/server.js';
+import { mulberry32 as prng } from '../helpers/rng.js';
 
 const DAY = 86_400_000;
 const WEEK_START = Date.parse('2025-03-03T00:00:00.000Z');
@@ -45,34 +46,7 @@ afterEach(async () => {
   }
 });
 
-/** A small deterministic PRNG (mulberry32): the same week every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/**
- * A port below the ephemeral range: the sender knocks on the closed port all week, and a connect to a
- * closed ephemeral port on loopback can end up connected to itself (and hold the port).
- */
-async function serveBelowEphemeral(serve: (port: number) => Promise<RunningServer>): Promise<RunningServer> {
-  let low = 32768;
-  try { low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low; } catch { /* not Linux */ }
-  for (let attempt = 0; ; attempt++) {
-    const port = 10_000 + Math.floor(Math.random() * Math.max(1, low - 10_000));
-    try {
-      return await serve(port);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw e;
-    }
-  }
-}
 
 /** The spool's fsyncs are not what this is about: on tmpfs the week takes seconds, on a disk most of a minute. */
 function stateFolder(): string {

@@ -8,18 +8,8 @@ import { gzipSync } from 'node:zlib';
 import { Agent } from 'node:https';
 import { newEvent, validateEvent } from '../../shared/events.js';
 import { enrollTestAgent, https, startTestServer, type TestAgent, type TestServer } from '../helpers/server.js';
+import { mulberry32 as rng } from '../helpers/rng.js';
 
-/** mulberry32: small, seedable, good enough to pick mutations reproducibly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BOMB = gzipSync(Buffer.alloc(20 * 1024 * 1024, 0x20));
 /** 1,001 events (one over the batch limit), made once: building it per request cost most of the run. */

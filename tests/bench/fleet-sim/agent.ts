@@ -9,6 +9,8 @@ import { Agent, request } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import { newEvent, type AgentEvent } from '../../../shared/events.js';
+import { mulberry32 } from '../../helpers/rng.js';
+import { sleep } from '../../../agent/transport/backoff.js';
 
 export interface SimIdentity { hostId: string; key: string; cert: string }
 
@@ -46,19 +48,10 @@ export interface SimStats {
   firstError: string | null;
 }
 
-/** A small deterministic generator, so runs are repeatable from a seed. */
+/** A seeded generator with the helpers the simulator needs, so runs repeat from a seed. */
 export class Rng {
-  private s: number;
-  constructor(seed: number) { this.s = (seed >>> 0) || 1; }
-  next(): number {
-    // xorshift32
-    let x = this.s;
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    this.s = x;
-    return x / 0x1_0000_0000;
-  }
+  readonly next: () => number;
+  constructor(seed: number) { this.next = mulberry32(seed); }
   int(n: number): number { return Math.floor(this.next() * n); }
   pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]!; }
 }
@@ -98,13 +91,6 @@ export function simEvent(kind: 'heartbeat' | 'usb' | 'media' | 'egress' | 'check
       });
   }
 }
-
-const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
-  if (signal.aborted) return resolve();
-  const t = setTimeout(done, ms);
-  function done() { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); }
-  signal.addEventListener('abort', done, { once: true });
-});
 
 interface Answer { status: number; text: string; retryAfter: number | undefined }
 
