@@ -9,6 +9,32 @@ import type { ServerContext } from './context.js';
 import { deriveViolation, VIOLATION_TYPES } from './rules/violations.js';
 import type { ViolationDraft } from './store/types.js';
 
+/** Event types whose rule needs the store (a drill's command, the host's open hardening violation). */
+const NEEDS_STORE = new Set(['drill', 'host.check']);
+
+/**
+ * Drafts for the events whose rule is a function of the event alone, to be inserted in the same
+ * commit as the events (the ingest path); the rest (drills, hardening runs) go through `raiseViolations`.
+ */
+export function draftViolations(events: StoredEvent[], now: Date): { drafts: ViolationDraft[]; later: StoredEvent[] } {
+  const drafts: ViolationDraft[] = [];
+  const later: StoredEvent[] = [];
+  for (const e of events) {
+    if (!VIOLATION_TYPES.has(e.type)) continue;
+    if (NEEDS_STORE.has(e.type)) { later.push(e); continue; }
+    const v = deriveViolation(e, now);
+    if (v) drafts.push(v);
+  }
+  return { drafts, later };
+}
+
+/** Count newly inserted violations and hand them to alerting. */
+export function announceViolations(ctx: ServerContext, inserted: ViolationDraft[]): void {
+  if (!inserted.length) return;
+  if (ctx.metrics) ctx.metrics.counters.violationsRaised += inserted.length;
+  ctx.onViolations?.(inserted);
+}
+
 export async function raiseViolations(ctx: ServerContext, events: StoredEvent[], now = new Date()): Promise<ViolationDraft[]> {
   const drafts: ViolationDraft[] = [];
   const drills = new Map<string, string>(); // violation id → drill id
@@ -40,10 +66,7 @@ export async function raiseViolations(ctx: ServerContext, events: StoredEvent[],
     const d = drills.get(v.id);
     if (d) await ctx.store.updateDrill(d, { violationId: v.id });
   }
-  if (inserted.length) {
-    if (ctx.metrics) ctx.metrics.counters.violationsRaised += inserted.length;
-    ctx.onViolations?.(inserted);
-  }
+  announceViolations(ctx, inserted);
   return inserted;
 }
 

@@ -54,6 +54,24 @@ export function scrubPassword(message: string, url: string): string {
   return out;
 }
 
+/** Insert violation drafts (one per event id, the first wins) inside the caller's transaction; the ids inserted. */
+async function insertDrafts(c: PoolClient, drafts: ViolationDraft[]): Promise<Set<string>> {
+  // Event-id order for the same reason as insertEvents; a stable sort keeps the first draft for an event.
+  const sorted = [...drafts].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+  const col = <K extends keyof ViolationDraft>(k: K, f: (v: ViolationDraft[K]) => unknown = (v) => v) => sorted.map((d) => f(d[k]));
+  const r = await c.query<{ id: string }>({
+    name: 'tg_insert_violations',
+    text: `INSERT INTO violations (id, host_id, event_id, type, rule, articles, severity, summary, due_at, created_at, updated_at, drill)
+           SELECT u.id, u.host_id, u.event_id, u.type, u.rule, u.articles::jsonb, u.severity, u.summary, u.due_at, u.created_at, u.created_at, u.drill
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::boolean[])
+             AS u (id, host_id, event_id, type, rule, articles, severity, summary, due_at, created_at, drill)
+           ON CONFLICT (event_id) DO NOTHING RETURNING id`,
+    values: [col('id'), col('hostId'), col('eventId'), col('type'), col('rule'), col('articles', (a) => JSON.stringify(a)), col('severity'),
+      col('summary'), col('dueAt'), col('createdAt'), col('drill')],
+  });
+  return new Set(r.rows.map((x) => x.id));
+}
+
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly pool: pg.Pool;
@@ -216,7 +234,7 @@ export class PostgresStore implements Store {
   }
 
   // ── events ──────────────────────────────────────────────────────────
-  async insertEvents(hostId: string, events: AgentEvent[], receivedAt: string, t?: { seen: string; policyVersion?: number }): Promise<InsertResult> {
+  async insertEvents(hostId: string, events: AgentEvent[], receivedAt: string, t?: { seen: string; policyVersion?: number }, violations?: ViolationDraft[]): Promise<InsertResult> {
     // Rows go in id order, so two processes inserting overlapping batches take index locks in the
     // same order and cannot deadlock (a stable sort: a repeated id keeps its first occurrence).
     const sorted = events.length > 1 ? [...events].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) : events;
@@ -255,7 +273,10 @@ export class PostgresStore implements Store {
       const acked: string[] = [];
       const conflicts: string[] = [];
       for (const e of events) (stored.has(e.id) || owner.get(e.id) === hostId ? acked : conflicts).push(e.id);
-      return { acked, conflicts };
+      const ok = new Set(acked);
+      const drafts = (violations ?? []).filter((d) => ok.has(d.eventId));
+      const inserted = drafts.length ? await insertDrafts(c, drafts) : new Set<string>();
+      return { acked, conflicts, violations: drafts.filter((d) => inserted.has(d.id)) };
     });
   }
 
@@ -457,20 +478,7 @@ export class PostgresStore implements Store {
   // ── violations ──────────────────────────────────────────────────────
   async insertViolations(drafts: ViolationDraft[]): Promise<ViolationDraft[]> {
     if (!drafts.length) return [];
-    // Event-id order for the same reason as insertEvents; a stable sort keeps the first draft for an event.
-    const sorted = [...drafts].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
-    const col = <K extends keyof ViolationDraft>(k: K, f: (v: ViolationDraft[K]) => unknown = (v) => v) => sorted.map((d) => f(d[k]));
-    const inserted = await this.tx(async (c) => {
-      const r = await c.query<{ id: string }>(
-        `INSERT INTO violations (id, host_id, event_id, type, rule, articles, severity, summary, due_at, created_at, updated_at, drill)
-         SELECT u.id, u.host_id, u.event_id, u.type, u.rule, u.articles::jsonb, u.severity, u.summary, u.due_at, u.created_at, u.created_at, u.drill
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::boolean[])
-           AS u (id, host_id, event_id, type, rule, articles, severity, summary, due_at, created_at, drill)
-         ON CONFLICT (event_id) DO NOTHING RETURNING id`,
-        [col('id'), col('hostId'), col('eventId'), col('type'), col('rule'), col('articles', (a) => JSON.stringify(a)), col('severity'),
-          col('summary'), col('dueAt'), col('createdAt'), col('drill')]);
-      return new Set(r.rows.map((x) => x.id));
-    });
+    const inserted = await this.tx((c) => insertDrafts(c, drafts));
     return drafts.filter((d) => inserted.has(d.id));
   }
 

@@ -25,6 +25,7 @@ export interface WriteRequest {
    * Violation drafts (JSON of ViolationDraft[]), inserted once per event id in the same group commit:
    * the server's one writer connection does every hot write, so the event loop never waits on
    * SQLite's write lock (a write from the main connection would block it for as long as a commit).
+   * With rows, a draft goes in only if its event is among this request's acked ones.
    */
   violations?: string;
 }
@@ -88,7 +89,12 @@ export class EventWriter {
         else this.touchPolicy.run(r.touch.seen, r.touch.policyVersion, hostId);
       }
       if (r.violations) {
-        const inserted = (JSON.parse(r.violations) as Draft[]).filter((d) => this.violation.run(
+        let drafts = JSON.parse(r.violations) as Draft[];
+        if (rows.length) {
+          const ok = new Set(acked);
+          drafts = drafts.filter((d) => ok.has(d.eventId));
+        }
+        const inserted = drafts.filter((d) => this.violation.run(
           d.id, d.hostId, d.eventId, d.type, d.rule, JSON.stringify(d.articles), d.severity, d.summary, d.dueAt, d.createdAt, d.createdAt, d.drill ? 1 : 0,
         ).changes > 0).map((d) => d.id);
         return { acked, conflicts, violations: inserted };

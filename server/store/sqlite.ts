@@ -16,6 +16,13 @@ import { WriterThread } from './sqlite-writer-client.js';
 
 type Row = Record<string, unknown>;
 
+/** The drafts whose ids the writer reports inserted. */
+function insertedDrafts(drafts: ViolationDraft[], ids: string[] | undefined): ViolationDraft[] {
+  if (!drafts.length || !ids?.length) return [];
+  const inserted = new Set(ids);
+  return drafts.filter((d) => inserted.has(d.id));
+}
+
 /** Rows deleted per retention transaction. */
 const PURGE_CHUNK = 5000;
 
@@ -160,10 +167,13 @@ export class SqliteStore implements Store {
   }
 
   // ── events ──────────────────────────────────────────────────────────
-  async insertEvents(hostId: string, events: AgentEvent[], receivedAt: string, touch?: { seen: string; policyVersion?: number }): Promise<InsertResult> {
+  async insertEvents(hostId: string, events: AgentEvent[], receivedAt: string, touch?: { seen: string; policyVersion?: number }, violations?: ViolationDraft[]): Promise<InsertResult> {
     const rows: string[] = [];
     for (const e of events) rows.push(e.id, e.type, e.time, e.severity, JSON.stringify(e.articles), JSON.stringify(e.data));
-    return this.writer.write({ hostId, receivedAt, rows: rows.join(SEP), ...(touch ? { touch } : {}) });
+    const r = await this.writer.write({
+      hostId, receivedAt, rows: rows.join(SEP), ...(touch ? { touch } : {}), ...(violations?.length ? { violations: JSON.stringify(violations) } : {}),
+    });
+    return { acked: r.acked, conflicts: r.conflicts, violations: insertedDrafts(violations ?? [], r.violations) };
   }
 
   async queryEvents(q: EventQuery): Promise<StoredEvent[]> {
@@ -350,8 +360,7 @@ export class SqliteStore implements Store {
     if (!drafts.length) return [];
     // Through the event writer (its group commit), never this connection: see WriteRequest.violations.
     const r = await this.writer.write({ hostId: '', receivedAt: '', rows: '', violations: JSON.stringify(drafts) });
-    const inserted = new Set(r.violations ?? []);
-    return drafts.filter((d) => inserted.has(d.id));
+    return insertedDrafts(drafts, r.violations);
   }
 
   async getViolation(id: string): Promise<ViolationRow | null> {

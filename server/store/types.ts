@@ -74,6 +74,8 @@ export interface InsertResult {
   acked: string[];
   /** Id already used by another host's event. */
   conflicts: string[];
+  /** The violation drafts inserted with the events (those of acked events, first for their event). */
+  violations: ViolationDraft[];
 }
 
 export type TokenCheck =
@@ -206,8 +208,11 @@ export interface Store {
   getCert(serial: string): Promise<CertRow | null>;
   revokedCerts(): Promise<{ serial: string; revokedAt: string; notAfter: string }[]>;
 
-  /** Store events (idempotent by id) and, in the same commit, mark the host seen. */
-  insertEvents(hostId: string, events: AgentEvent[], receivedAt: string, touch?: { seen: string; policyVersion?: number }): Promise<InsertResult>;
+  /**
+   * Store events (idempotent by id) and, in the same commit, mark the host seen and insert the
+   * violations they raise (a draft goes in only if its event was acked, and once per event).
+   */
+  insertEvents(hostId: string, events: AgentEvent[], receivedAt: string, touch?: { seen: string; policyVersion?: number }, violations?: ViolationDraft[]): Promise<InsertResult>;
   queryEvents(q: EventQuery): Promise<StoredEvent[]>;
   getEvent(id: string): Promise<StoredEvent | null>;
   countEvents(q?: Pick<EventQuery, 'host' | 'type'>): Promise<number>;

@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import {
-  CpuWindow, createToken, ensureBuilt, forkWorker, initServerData, num, percentile, ratio, removeTemp, sleep,
+  CpuWindow, createToken, profileArgs, ensureBuilt, forkWorker, initServerData, num, percentile, ratio, removeTemp, sleep,
   startBaselineServer, startServerProcess, table, tempDir, type ServerProcess, type Worker,
 } from './lib.js';
 import type { Identity, IngestInit, IngestResult } from './ingest-client.js';
@@ -98,7 +98,7 @@ async function storage(store: Store, rows: number, bytes: () => Promise<number>,
 async function sqliteRun(fxData: string, ca: string, ids: Identity[], tmp: string): Promise<Load & Storage> {
   const dataDir = join(tmp, 'sqlite');
   cpSync(fxData, dataDir, { recursive: true });
-  const srv = await startServerProcess(dataDir);
+  const srv = await startServerProcess(dataDir, { nodeArgs: [...profileArgs('fleet-ingest-sqlite'), ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)] });
   let l: Load;
   try {
     l = await load([srv.agentUrl], [srv.proc.pid!], ca, ids);

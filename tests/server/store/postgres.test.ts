@@ -185,7 +185,7 @@ describe.skipIf(skip !== null)('postgres store', () => {
         id: '0190F2A1-0000-7000-8000-00000000000A', type: 'media.file_written', time: '2026-11-01T08:00:00.123456789+08:00',
         severity: 'medium', articles: ['art31'], data: { name: 'a\u0000b.txt', z: 1, a: { big: 1e21, neg: -0.5 }, list: [null, true] },
       };
-      expect(await s.insertEvents('h1', [e], '2026-11-01T00:00:00Z', { seen: '2026-11-01T00:00:00Z', policyVersion: 7 })).toEqual({ acked: [e.id], conflicts: [] });
+      expect(await s.insertEvents('h1', [e], '2026-11-01T00:00:00Z', { seen: '2026-11-01T00:00:00Z', policyVersion: 7 })).toEqual({ acked: [e.id], conflicts: [], violations: [] });
       expect(await s.getEvent(e.id)).toEqual({ ...e, host: 'h1', receivedAt: '2026-11-01T00:00:00Z' });
       expect(await s.queryEvents({ host: 'h1', since: '2026-11-01T08:00:00.1+08:00' })).toHaveLength(1);
       expect(await s.getHost('h1')).toMatchObject({ lastSeen: '2026-11-01T00:00:00Z', policyVersion: 7 });
@@ -215,13 +215,13 @@ describe.skipIf(skip !== null)('postgres store', () => {
           a.insertEvents('h1', evs, new Date().toISOString(), { seen: new Date().toISOString() }),
           b.insertEvents('h1', [...evs].reverse(), new Date().toISOString(), { seen: new Date().toISOString() }),
         ]);
-        expect(ra).toEqual({ acked: evs.map((e) => e.id), conflicts: [] });
-        expect(rb).toEqual({ acked: evs.map((e) => e.id).reverse(), conflicts: [] });
+        expect(ra).toEqual({ acked: evs.map((e) => e.id), conflicts: [], violations: [] });
+        expect(rb).toEqual({ acked: evs.map((e) => e.id).reverse(), conflicts: [], violations: [] });
         expect(await a.countEvents()).toBe(1000 * (round + 1));
       }
       // A repeated id inside one batch is stored once and acked each time it appears.
       const d = newEvent('drill', 'low', [], {});
-      expect(await a.insertEvents('h1', [d, d], new Date().toISOString())).toEqual({ acked: [d.id, d.id], conflicts: [] });
+      expect(await a.insertEvents('h1', [d, d], new Date().toISOString())).toEqual({ acked: [d.id, d.id], conflicts: [], violations: [] });
       expect(await a.countEvents()).toBe(5001);
     } finally {
       await done();
@@ -233,12 +233,22 @@ describe.skipIf(skip !== null)('postgres store', () => {
     try {
       await host(a, 'h1');
       await host(a, 'h2');
-      const evs = Array.from({ length: 500 }, () => newEvent('drill', 'low', [], {}));
+      const evs = Array.from({ length: 500 }, () => newEvent('egress.violation', 'high', ['art29'], {}));
+      const at = new Date().toISOString();
+      // Each process drafts its own violation for every event: only the owner's goes in, once.
+      const drafts = (hostId: string) => evs.map((e) => ({
+        id: `${hostId}-${e.id}`, hostId, eventId: e.id, type: e.type, rule: e.type, articles: ['art29'], severity: 'high' as const,
+        summary: 's', dueAt: at, createdAt: at, drill: false,
+      }));
       const [r1, r2] = await Promise.all([
-        a.insertEvents('h1', evs, new Date().toISOString()),
-        b.insertEvents('h2', evs, new Date().toISOString()),
+        a.insertEvents('h1', evs, at, undefined, drafts('h1')),
+        b.insertEvents('h2', evs, at, undefined, drafts('h2')),
       ]);
       expect(r1.acked.length + r2.acked.length).toBe(500);
+      expect(r1.violations.map((v) => v.eventId).sort()).toEqual([...r1.acked].sort());
+      expect(r2.violations.map((v) => v.eventId).sort()).toEqual([...r2.acked].sort());
+      expect((await a.listViolations({ host: 'h1', limit: 1000 })).total).toBe(r1.acked.length);
+      expect((await a.listViolations({ limit: 1000 })).total).toBe(500);
       expect(new Set(r1.acked)).toEqual(new Set(r2.conflicts));
       expect(new Set(r2.acked)).toEqual(new Set(r1.conflicts));
       expect(await a.countEvents({ host: 'h1' })).toBe(r1.acked.length);

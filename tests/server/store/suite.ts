@@ -24,8 +24,8 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       await host('h1');
       const a = newEvent('drill', 'low', ['art16'], { x: 1 });
       const b = newEvent('usb.attached', 'high', ['art31'], { vendorId: '0781' });
-      expect(await s.insertEvents('h1', [a, b], '2026-11-01T00:00:00.000Z')).toEqual({ acked: [a.id, b.id], conflicts: [] });
-      expect(await s.insertEvents('h1', [a], '2026-11-02T00:00:00.000Z')).toEqual({ acked: [a.id], conflicts: [] });
+      expect(await s.insertEvents('h1', [a, b], '2026-11-01T00:00:00.000Z')).toEqual({ acked: [a.id, b.id], conflicts: [], violations: [] });
+      expect(await s.insertEvents('h1', [a], '2026-11-02T00:00:00.000Z')).toEqual({ acked: [a.id], conflicts: [], violations: [] });
       expect(await s.countEvents()).toBe(2);
       const got = await s.queryEvents({ host: 'h1' });
       expect(got.find((e) => e.id === a.id)).toEqual({ ...a, host: 'h1', receivedAt: '2026-11-01T00:00:00.000Z' });
@@ -36,7 +36,29 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       await host('h2');
       const a = newEvent('drill', 'low', [], {});
       await s.insertEvents('h1', [a], new Date().toISOString());
-      expect(await s.insertEvents('h2', [a], new Date().toISOString())).toEqual({ acked: [], conflicts: [a.id] });
+      expect(await s.insertEvents('h2', [a], new Date().toISOString())).toEqual({ acked: [], conflicts: [a.id], violations: [] });
+    });
+
+    it('inserts the violations of acked events in the same commit, once per event, none for another host\'s id', async () => {
+      await host('h1');
+      await host('h2');
+      const at = '2026-11-20T00:00:00.000Z';
+      const draft = (id: string, eventId: string, hostId = 'h1') => ({
+        id, hostId, eventId, type: 'egress.violation', rule: 'egress.violation', articles: ['art29'], severity: 'high' as const,
+        summary: `s ${id}`, dueAt: '2026-11-21T00:00:00.000Z', createdAt: at, drill: false,
+      });
+      const a = newEvent('egress.violation', 'high', ['art29'], { n: 1 });
+      const b = newEvent('egress.violation', 'high', ['art29'], { n: 2 });
+      const first = await s.insertEvents('h1', [a, b], at, undefined, [draft('va', a.id), draft('vb', b.id)]);
+      expect(first).toEqual({ acked: [a.id, b.id], conflicts: [], violations: [draft('va', a.id), draft('vb', b.id)] });
+      // A resend: events acked again, their violations already there.
+      expect(await s.insertEvents('h1', [a], at, undefined, [draft('va2', a.id)])).toEqual({ acked: [a.id], conflicts: [], violations: [] });
+      // Another host presenting a's id: a conflict, and no violation on its behalf.
+      const c = newEvent('egress.violation', 'high', ['art29'], { n: 3 });
+      const other = await s.insertEvents('h2', [a, c], at, undefined, [draft('vx', a.id, 'h2'), draft('vc', c.id, 'h2')]);
+      expect(other).toEqual({ acked: [c.id], conflicts: [a.id], violations: [draft('vc', c.id, 'h2')] });
+      const all = await s.listViolations({});
+      expect(all.items.map((v) => [v.id, v.eventId, v.hostId]).sort()).toEqual([['va', a.id, 'h1'], ['vb', b.id, 'h1'], ['vc', c.id, 'h2']]);
     });
 
     it('filters and pages events', async () => {

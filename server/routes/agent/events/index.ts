@@ -8,7 +8,8 @@ import { validateEvent, type AgentEvent } from '../../../../shared/events.js';
 import { LIMITS } from '../../../../shared/protocol.js';
 import type { ServerContext } from '../../../context.js';
 import { verifyAttestation } from '../../../../shared/attestation.js';
-import { raiseViolations } from '../../../violations.js';
+import { announceViolations, draftViolations, raiseViolations } from '../../../violations.js';
+import type { InsertResult } from '../../../store/types.js';
 import { VIOLATION_TYPES } from '../../../rules/violations.js';
 
 interface Rejection { id: string | null; code: string; message: string }
@@ -73,24 +74,28 @@ export function eventsRoute(app: FastifyInstance, ctx: ServerContext): void {
     const touch = policyVersion !== undefined || now.getTime() - last > TOUCH_EVERY_MS
       ? { seen: now.toISOString(), ...(policyVersion !== undefined ? { policyVersion } : {}) } : undefined;
     if (touch) lastTouch.set(hostId, now.getTime());
-    let result: { acked: string[]; conflicts: string[] } = { acked: [], conflicts: [] };
+    const receivedAt = now.toISOString();
+    // Violations that follow from an event alone go in with it, in the same commit.
+    const { drafts, later } = draftViolations(valid.filter((e) => VIOLATION_TYPES.has(e.type)).map((e) => ({ ...e, host: hostId, receivedAt })), now);
+    let result: InsertResult = { acked: [], conflicts: [], violations: [] };
     if (valid.length || touch) {
       const adm = ctx.admission;
       if (adm) adm.inflightEvents += valid.length;
       const t0 = performance.now();
       try {
-        result = await ctx.store.insertEvents(hostId, valid, now.toISOString(), touch);
+        result = await ctx.store.insertEvents(hostId, valid, receivedAt, touch, drafts);
       } finally {
         if (adm) adm.inflightEvents -= valid.length;
       }
       ctx.metrics?.observeWrite((performance.now() - t0) / 1000);
     }
+    announceViolations(ctx, result.violations);
     for (const id of result.conflicts) rejected.push({ id, code: 'TG_E_ID_CONFLICT', message: ERRORS.TG_E_ID_CONFLICT.message });
-    const conflicts = new Set(result.conflicts);
-    const candidates = valid.filter((e) => VIOLATION_TYPES.has(e.type) && !conflicts.has(e.id));
-    if (candidates.length) {
-      // After the commit: a failure here loses no event, and the start-up sweep derives what was missed.
-      await raiseViolations(ctx, candidates.map((e) => ({ ...e, host: hostId, receivedAt: now.toISOString() })), now)
+    if (later.length) {
+      const conflicts = new Set(result.conflicts);
+      // Rules that read the store run after the commit: a failure here loses no event, and the
+      // start-up sweep derives what was missed.
+      await raiseViolations(ctx, later.filter((e) => !conflicts.has(e.id)), now)
         .catch((err: unknown) => req.log.error({ err }, 'raising violations failed'));
     }
     if (ctx.metrics) {
