@@ -17,7 +17,7 @@ export const AgentConfigSchema = z.strictObject({
   }).prefault({}),
   intervals: z.strictObject({
     heartbeat: z.number().min(1).max(86_400).default(60).describe('seconds between heartbeats (jittered ±10%)'),
-    commandsWait: z.number().int().min(1).max(60).default(55).describe('seconds a command long-poll waits'),
+    commandsWait: z.number().int().min(1).max(60).default(60).describe('seconds a command long-poll waits at most (it ends early, just before a heartbeat is due)'),
     renewalCheck: z.number().min(1).max(86_400).default(3600).describe('seconds between certificate lifetime checks'),
     status: z.number().min(1).max(3600).default(10).describe('seconds between status file writes'),
     inventory: z.number().min(60).max(7 * 86_400).default(86_400).describe('seconds between full inventories (host.inventory)'),

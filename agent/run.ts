@@ -20,6 +20,7 @@ import { Sender } from './transport/sender.js';
 import { CommandPoller } from './transport/commands.js';
 import { Renewer } from './transport/renewal.js';
 import { jitter, sleep } from './transport/backoff.js';
+import { Heartbeat } from './transport/heartbeat.js';
 import { Supervisor, type Part } from './supervisor.js';
 import { HostMonitor } from './monitor.js';
 import { Watchdog, WatchdogTripped } from './watchdog.js';
@@ -215,25 +216,20 @@ export class AgentRuntime {
     }
   }
 
-  private heartbeat(): Part {
-    return {
-      name: 'heartbeat',
-      run: async (signal) => {
-        // The first beat comes soon after start (spread over a few seconds), then one per interval.
-        let wait = Math.random() * Math.min(5000, this.config.intervals.heartbeat * 1000);
-        while (!signal.aborted) {
-          await sleep(wait, signal);
-          wait = jitter(this.config.intervals.heartbeat * 1000);
-          if (signal.aborted) return;
-          const mem = process.memoryUsage();
-          await this.emit(newEvent('agent.heartbeat', 'low', ['art31'], {
-            policyVersion: this.state.policyVersion, uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
-            rssBytes: mem.rss, spool: this.spool.depth(), version: VERSION,
-            intervalSeconds: this.config.intervals.heartbeat, actionsLog: this.actions.head(),
-          }));
-        }
+  private heartbeat(): Heartbeat {
+    return new Heartbeat(() => this.config.intervals.heartbeat * 1000, {
+      beat: async () => {
+        const mem = process.memoryUsage();
+        const e = newEvent('agent.heartbeat', 'low', ['art31'], {
+          policyVersion: this.state.policyVersion, uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
+          rssBytes: mem.rss, spool: this.spool.depth(), version: VERSION,
+          intervalSeconds: this.config.intervals.heartbeat, actionsLog: this.actions.head(),
+        });
+        await this.emit(e);
+        return e.id;
       },
-    };
+      delivered: (id, ms, signal) => this.sender.delivered(id, ms, signal),
+    });
   }
 
   private statusWriter(): Part {
@@ -250,7 +246,7 @@ export class AgentRuntime {
     };
   }
 
-  private commands(): CommandPoller {
+  private commands(pace: Heartbeat): CommandPoller {
     return new CommandPoller(() => this.client, {
       policyVersion: () => this.policySeen,
       cursor: () => this.state.commandCursor,
@@ -265,7 +261,7 @@ export class AgentRuntime {
         else await this.emit(newEvent('agent.command_unsupported', 'low', [], { type: c.type, seq: c.seq }));
       },
       certificateError: () => this.renewer.checkNow(),
-    }, this.config.intervals.commandsWait, this.log.child({ part: 'commands' }));
+    }, this.config.intervals.commandsWait, this.log.child({ part: 'commands' }), pace);
   }
 
   /**
@@ -288,8 +284,10 @@ export class AgentRuntime {
       intervalSeconds: this.config.intervals.heartbeat,
       actionsLog: { entries: log.entries, ok: log.ok, firstBadSeq: log.firstBadSeq, problem: log.problem, head: log.head },
     }));
+    // Heartbeats pace the long-poll, so an idle agent's beat rides the poll's connection.
+    const beats = this.heartbeat();
     const group = new Supervisor(this.log)
-      .add(this.sender).add(this.heartbeat()).add(this.commands()).add(this.renewer).add(this.statusWriter()).add(this.monitor)
+      .add(this.sender).add(beats).add(this.commands(beats)).add(this.renewer).add(this.statusWriter()).add(this.monitor)
       .add(this.watchdog);
     this.watchdog.register(this.monitor);
     if (this.usb) group.add(this.usb);

@@ -7,6 +7,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 export class Metrics {
   readonly counters = {
     ingestRequests: 0, ingestOverloaded: 0, eventsStored: 0, eventsRejected: 0, violationsRaised: 0, loginFailures: 0,
+    /** Mutual-TLS handshakes on the agent listener, and how many resumed a session. */
+    agentHandshakes: 0, agentHandshakesResumed: 0,
   };
   /** Store write latency: seconds, for a summary with a few quantiles over the last 1,000 writes. */
   private readonly writes: number[] = [];
@@ -62,6 +64,9 @@ export class Metrics {
     metric('termguard_events_rejected_total', 'counter', 'events rejected (invalid, another host\'s id)', [['', c.eventsRejected]]);
     metric('termguard_violations_raised_total', 'counter', 'violations raised from events', [['', c.violationsRaised]]);
     metric('termguard_login_failures_total', 'counter', 'failed console logins', [['', c.loginFailures]]);
+    metric('termguard_agent_tls_handshakes_total', 'counter', 'TLS handshakes completed on the agent listener, by session resumption', [
+      ['{resumed="false"}', c.agentHandshakes - c.agentHandshakesResumed], ['{resumed="true"}', c.agentHandshakesResumed],
+    ]);
     metric('termguard_ingest_inflight_events', 'gauge', 'events in requests being stored now', [['', g.inflightEvents]]);
     metric('termguard_connected_agents', 'gauge', 'open mutual-TLS connections on the agent listener', [['', g.connectedAgents]]);
     if (g.hosts !== undefined) metric('termguard_hosts', 'gauge', 'enrolled hosts', [['', g.hosts]]);

@@ -131,7 +131,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     await agentApp.listen({ port: config.agentPort, host: config.bind });
     closers.push(() => agentApp.close());
     const agentServer = agentApp.server as unknown as HttpsServer;
-    agentServer.on('secureConnection', (s: TLSSocket) => revocations.track(s));
+    agentServer.on('secureConnection', (s: TLSSocket) => {
+      revocations.track(s);
+      metrics.counters.agentHandshakes++;
+      if (s.isSessionReused()) metrics.counters.agentHandshakesResumed++;
+    });
     revocations.onCrl(() => agentServer.setSecureContext(agentTls()));
     await consoleApp.listen({ port: config.consolePort, host: config.bind });
     closers.push(() => consoleApp.close());

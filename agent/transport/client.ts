@@ -61,7 +61,10 @@ export class AgentClient {
   }
 
   async postEvents(events: AgentEvent[], signal?: AbortSignal): Promise<PostResult> {
-    const res = check(await this.http.send('POST', '/v1/events', { json: { events }, gzipOver: 16 * 1024, timeoutMs: 60_000, signal }), 'POST /v1/events');
+    // Between two polls the poll's connection is open and idle: a batch (an idle agent's heartbeat,
+    // paced by agent/transport/heartbeat.ts) goes there rather than opening the events connection.
+    const via = !this.http.hasIdleConnection() && this.poll.hasIdleConnection() ? this.poll : this.http;
+    const res = check(await via.send('POST', '/v1/events', { json: { events }, gzipOver: 16 * 1024, timeoutMs: 60_000, signal }), 'POST /v1/events');
     return res.json<PostResult>();
   }
 

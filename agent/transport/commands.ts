@@ -17,6 +17,12 @@ export interface CommandHandlers {
   certificateError(): void;
 }
 
+/** Paces the polls (agent/transport/heartbeat.ts): how long each waits, and what goes before it. */
+export interface PollPace {
+  pollWait(maxSeconds: number): number;
+  beforePoll(signal: AbortSignal): Promise<void>;
+}
+
 export class CommandPoller implements Part {
   readonly name = 'commands';
   constructor(
@@ -24,6 +30,7 @@ export class CommandPoller implements Part {
     private readonly h: CommandHandlers,
     private readonly waitSeconds: number,
     private readonly log: Logger,
+    private readonly pace?: PollPace,
   ) {}
 
   async run(signal: AbortSignal): Promise<void> {
@@ -33,7 +40,10 @@ export class CommandPoller implements Part {
     let first = true;
     while (!signal.aborted) {
       try {
-        const res = await this.client().getCommands(this.h.cursor(), this.h.policyVersion(), first ? 0 : this.waitSeconds, signal);
+        if (!first) await this.pace?.beforePoll(signal);
+        if (signal.aborted) return;
+        const wait = first ? 0 : this.pace?.pollWait(this.waitSeconds) ?? this.waitSeconds;
+        const res = await this.client().getCommands(this.h.cursor(), this.h.policyVersion(), wait, signal);
         backoff.reset();
         if (first || res.policyVersion !== this.h.policyVersion()) await this.h.policyChanged(res.policyVersion, signal);
         first = false;

@@ -36,6 +36,12 @@ export class HttpClient {
     this.agent.destroy();
   }
 
+  /** A kept-alive connection is open and unused: a request now needs no new handshake. */
+  hasIdleConnection(): boolean {
+    for (const k in this.agent.freeSockets) if ((this.agent.freeSockets[k]?.length ?? 0) > 0) return true;
+    return false;
+  }
+
   async send(method: string, path: string, opts: { json?: unknown; headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal; gzipOver?: number } = {}): Promise<HttpResponse> {
     const url = new URL(path, this.base);
     let body: Buffer | undefined;

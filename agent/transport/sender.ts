@@ -26,6 +26,8 @@ export class Sender implements Part {
   rejected = 0;
   private wakeUp: (() => void) | null = null;
   private batchEvents: number;
+  /** Callers waiting for an id to be acked (or rejected): the heartbeat's pace. */
+  private readonly waiters = new Map<string, () => void>();
 
   constructor(
     private readonly spool: Spool,
@@ -55,6 +57,22 @@ export class Sender implements Part {
     }).finally(() => { this.wakeUp = null; });
   }
 
+  /** Resolves once the server has answered for `id` (acked or rejected), after `timeoutMs`, or on abort. */
+  delivered(id: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        if (this.waiters.get(id) === done) this.waiters.delete(id);
+        resolve();
+      };
+      const t = setTimeout(done, timeoutMs);
+      signal.addEventListener('abort', done, { once: true });
+      this.waiters.get(id)?.();
+      this.waiters.set(id, done);
+    });
+  }
+
   /** Send what is spooled now; true if the spool emptied. Used at shutdown, bounded by `signal`. */
   async flush(signal: AbortSignal): Promise<boolean> {
     while (!signal.aborted) {
@@ -78,6 +96,7 @@ export class Sender implements Part {
       this.log.warn({ id: r.id, code: r.code, reason: r.message }, 'server rejected an event; dropped');
     }
     await this.spool.ack(done);
+    if (this.waiters.size) for (const id of done) this.waiters.get(id)?.();
     this.reachable = true;
     this.lastContact = new Date().toISOString();
     this.lastError = null;

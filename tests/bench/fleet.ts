@@ -99,7 +99,7 @@ class Fleet {
       const ready = w.next('ready');
       w.send({
         type: 'init', identities: fx.identities.slice(i * per, (i + 1) * per), seed: i + 1,
-        opts: { url, ca: fx.ca, heartbeatSeconds: 60, pollWaitSeconds: 55, batchMax: 500, backoffMaxMs: 300_000 },
+        opts: { url, ca: fx.ca, heartbeatSeconds: 60, pollWaitSeconds: 60, batchMax: 500, backoffMaxMs: 300_000 },
       } satisfies FleetInit);
       return ready;
     }));

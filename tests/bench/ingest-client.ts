@@ -10,7 +10,13 @@ import { newEvent, type AgentEvent } from '../../shared/events.js';
 import { reply, type WorkerMessage } from './lib.js';
 
 export interface Identity { hostId: string; key: string; cert: string }
-export interface IngestInit extends WorkerMessage { type: 'init'; url: string; ca: string; identities: Identity[]; batch: number; seed: number }
+/**
+ * `storm`: heartbeats, USB attachments and egress violations in thirds (a third of the events raise
+ * a violation); `terminal`: a terminal's day (a heartbeat a minute: 1,440 of every 1,500 events; the
+ * other 60 USB attachments and egress violations, alternately).
+ */
+export type IngestMix = 'storm' | 'terminal';
+export interface IngestInit extends WorkerMessage { type: 'init'; url: string; ca: string; identities: Identity[]; batch: number; seed: number; mix?: IngestMix }
 export interface IngestResult extends WorkerMessage {
   type: 'result';
   latenciesMs: number[];
@@ -24,13 +30,14 @@ export interface IngestResult extends WorkerMessage {
 }
 
 /** Realistic events of mixed types, ~300–600 bytes each. */
-function sampleEvents(n: number, seed: number): AgentEvent[] {
+function sampleEvents(n: number, seed: number, mix: IngestMix = 'storm'): AgentEvent[] {
   let s = seed >>> 0 || 1;
   const rnd = (k: number) => { s = (s * 1103515245 + 12345) >>> 0; return s % k; };
   const hex = (len: number) => Array.from({ length: len }, () => '0123456789abcdef'[rnd(16)]).join('');
   const out: AgentEvent[] = [];
+  let other = 0;
   for (let i = 0; i < n; i++) {
-    const kind = i % 3;
+    const kind = mix === 'storm' ? i % 3 : rnd(1500) < 1440 ? 0 : 1 + (other++ % 2);
     if (kind === 0) {
       out.push(newEvent('agent.heartbeat', 'low', ['art31'], {
         policyVersion: 3, uptimeSeconds: 3600 + rnd(100_000), rssBytes: 60_000_000 + rnd(20_000_000),
@@ -137,7 +144,7 @@ let loops: Promise<void>[] = [];
 process.on('message', (m: WorkerMessage) => {
   if (m.type === 'init') {
     init = m as IngestInit;
-    templates = sampleEvents(300, init.seed).map((e) => {
+    templates = sampleEvents(init.mix === 'terminal' ? 1500 : 300, init.seed, init.mix).map((e) => {
       const { id: _id, ...rest } = e;
       return JSON.stringify(rest).slice(1);
     });

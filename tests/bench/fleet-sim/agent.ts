@@ -94,6 +94,11 @@ export function simEvent(kind: 'heartbeat' | 'usb' | 'media' | 'egress' | 'check
 
 interface Answer { status: number; text: string; retryAfter: number | undefined }
 
+function hasFreeSocket(a: Agent): boolean {
+  for (const k in a.freeSockets) if ((a.freeSockets[k]?.length ?? 0) > 0) return true;
+  return false;
+}
+
 export class SimAgent {
   readonly stats: SimStats = { connected: false, produced: 0, acked: 0, queued: 0, errors: 0, overloaded: 0, rejected: 0, handshakes: 0, resumed: 0, firstError: null };
   private readonly sockets = new WeakSet<object>();
@@ -109,6 +114,8 @@ export class SimAgent {
   private loops: Promise<void>[] = [];
   private wake: (() => void) | null = null;
   private readonly rng: Rng;
+  /** When the next heartbeat is due: the long-poll ends just before it (agent/transport/heartbeat.ts). */
+  private nextBeatAt = Infinity;
 
   constructor(readonly id: SimIdentity, private opts: SimOptions, seed: number) {
     this.rng = new Rng(seed);
@@ -194,9 +201,23 @@ export class SimAgent {
     const period = this.opts.heartbeatSeconds * 1000;
     this.emit([simEvent('heartbeat', this.rng)]); // as the real agent does at start (agent.started)
     while (!signal.aborted) {
-      await sleep(period * (0.9 + 0.2 * this.rng.next()), signal);
+      const wait = period * (0.9 + 0.2 * this.rng.next());
+      this.nextBeatAt = Date.now() + wait;
+      await sleep(wait, signal);
       if (!signal.aborted) this.emit([simEvent('heartbeat', this.rng)]);
     }
+  }
+
+  /** As the real agent: a beat due within 1.5 s goes first, on the poll's idle connection. */
+  private async beforePoll(signal: AbortSignal): Promise<void> {
+    if (this.nextBeatAt - Date.now() > 1500) return;
+    await sleep(Math.max(0, this.nextBeatAt - Date.now()) + 20, signal);
+    const end = Date.now() + 10_000;
+    while (!signal.aborted && Date.now() < end && this.queue.some((q) => q.heartbeat)) await sleep(20, signal);
+  }
+
+  private pollWait(): number {
+    return Math.max(1, Math.min(this.opts.pollWaitSeconds, Math.floor((this.nextBeatAt - Date.now()) / 1000)));
   }
 
   private async pollLoop(signal: AbortSignal): Promise<void> {
@@ -205,8 +226,9 @@ export class SimAgent {
     let policy = 0;
     let first = true;
     while (!signal.aborted) {
+      if (!first) await this.beforePoll(signal);
       const t0 = performance.now();
-      const r = await this.call('GET', `/v1/commands?wait=${first ? 0 : this.opts.pollWaitSeconds}&after=${cursor}&policy=${policy}`, undefined, (this.opts.pollWaitSeconds + 30) * 1000, signal);
+      const r = await this.call('GET', `/v1/commands?wait=${first ? 0 : this.pollWait()}&after=${cursor}&policy=${policy}`, undefined, (this.opts.pollWaitSeconds + 30) * 1000, signal);
       if (signal.aborted) return;
       if (r.status === 200) {
         this.stats.connected = true;
@@ -273,7 +295,9 @@ export class SimAgent {
   private call(method: string, path: string, body: string | undefined, timeoutMs: number, signal: AbortSignal): Promise<Answer> {
     return new Promise((resolve) => {
       const headers: Record<string, string | number> = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-      const req = request(`${this.opts.url}${path}`, { method, agent: method === 'GET' ? this.pollAgent : this.agent, timeout: timeoutMs, headers, signal }, (res) => {
+      // As AgentClient.postEvents: between two polls a batch goes on the poll's idle connection.
+      const agent = method === 'GET' || (!hasFreeSocket(this.agent) && hasFreeSocket(this.pollAgent)) ? this.pollAgent : this.agent;
+      const req = request(`${this.opts.url}${path}`, { method, agent, timeout: timeoutMs, headers, signal }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
