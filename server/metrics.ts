@@ -75,12 +75,15 @@ export class Metrics {
     ]);
     lines.push(`termguard_store_write_seconds_sum ${this.writeSum}`, `termguard_store_write_seconds_count ${this.writeCount}`);
     metric('termguard_event_loop_delay_seconds', 'gauge', 'event-loop delay p99 over the last few seconds', [['', this.loopP99()]]);
+    const mem = process.memoryUsage();
+    metric('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap in use (JavaScript objects)', [['', mem.heapUsed]]);
+    metric('nodejs_heap_size_total_bytes', 'gauge', 'V8 heap reserved', [['', mem.heapTotal]]);
+    metric('nodejs_external_memory_bytes', 'gauge', 'memory outside the V8 heap held by JavaScript objects (buffers, TLS)', [['', mem.external]]);
     if (g.alerts) {
       metric('termguard_alerts_queued', 'gauge', 'alerts waiting to be delivered', [['', g.alerts.queued]]);
       metric('termguard_alerts_sent_total', 'counter', 'alerts delivered', [['', g.alerts.sent]]);
       metric('termguard_alerts_dead_lettered_total', 'counter', 'alerts given up on', [['', g.alerts.deadLettered]]);
     }
-    const mem = process.memoryUsage();
     const cpu = process.cpuUsage();
     metric('process_resident_memory_bytes', 'gauge', 'resident set size', [['', mem.rss]]);
     metric('process_cpu_seconds_total', 'counter', 'user and system CPU time', [['', (cpu.user + cpu.system) / 1e6]]);

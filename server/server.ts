@@ -33,6 +33,7 @@ import { Admission, Metrics } from './metrics.js';
 import { opsRoutes } from './routes/console/ops/index.js';
 import { startRetention } from './retention.js';
 import { OfflineWatch } from './offline.js';
+import { TicketKeys } from './ticket-keys.js';
 
 export interface StartOptions {
   dataDir: string;
@@ -90,9 +91,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const stopEscalation = startEscalation(ctx);
   const stopOffline = new OfflineWatch(ctx).start(config.offlineCheckSeconds * 1000);
 
+  const tickets = new TicketKeys(opts.dataDir);
   const agentTls = () => ({
     ...TLS_BASE, key: server.keyPem, cert: server.certPem, ca: [ca.certPem], crl: revocations.crl,
-    requestCert: true, rejectUnauthorized: true,
+    requestCert: true, rejectUnauthorized: true, ticketKeys: tickets.keys,
   });
   const agentApp = Fastify({
     loggerInstance: log.child({ listener: 'agent' }) as FastifyBaseLogger,
@@ -127,6 +129,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   webRoutes(consoleApp);
 
   const closers: (() => Promise<void>)[] = [];
+  let ticketTimer: NodeJS.Timeout | undefined;
   try {
     await agentApp.listen({ port: config.agentPort, host: config.bind });
     closers.push(() => agentApp.close());
@@ -137,6 +140,16 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       if (s.isSessionReused()) metrics.counters.agentHandshakesResumed++;
     });
     revocations.onCrl(() => agentServer.setSecureContext(agentTls()));
+    ticketTimer = setInterval(() => {
+      try {
+        const k = tickets.refresh();
+        if (k) agentServer.setTicketKeys(k);
+      } catch (err) {
+        log.warn({ err }, 'TLS ticket key refresh failed; keeping the current key');
+      }
+    }, 60_000);
+    ticketTimer.unref();
+    closers.push(async () => clearInterval(ticketTimer));
     await consoleApp.listen({ port: config.consolePort, host: config.bind });
     closers.push(() => consoleApp.close());
   } catch (e) {
@@ -161,6 +174,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     consolePort,
     ctx,
     async close() {
+      clearInterval(ticketTimer);
       revocations.stop();
       hub.stop();
       stopRetention();

@@ -4,6 +4,7 @@
  */
 import { request, Agent } from 'node:https';
 import { gzipSync } from 'node:zlib';
+import type { TLSSocket } from 'node:tls';
 import { TgError } from '../../shared/errors.js';
 
 export interface HttpResponse {
@@ -21,6 +22,13 @@ export interface TlsIdentity {
 
 export class HttpClient {
   private readonly agent: Agent;
+  /**
+   * The last TLS session the server gave us. node:https drops its cached session whenever a socket
+   * closes with an error — every refused attempt while the server restarts — so without our own
+   * copy a fleet coming back from an outage would make a full handshake per agent.
+   */
+  private session: Buffer | undefined;
+  private readonly sessionWatched = new WeakSet<TLSSocket>();
 
   /**
    * `idleMs`: close a kept-alive connection after this long unused (the next request resumes the TLS
@@ -56,7 +64,7 @@ export class HttpClient {
       headers['content-length'] = String(body.length);
     }
     return new Promise<HttpResponse>((resolve, reject) => {
-      const req = request(url, { method, headers, agent: this.agent, timeout: opts.timeoutMs ?? 30_000, signal: opts.signal }, (res) => {
+      const req = request(url, { method, headers, agent: this.agent, timeout: opts.timeoutMs ?? 30_000, signal: opts.signal, ...(this.session ? { session: this.session } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
@@ -75,6 +83,12 @@ export class HttpClient {
             },
           });
         });
+      });
+      req.once('socket', (socket: TLSSocket) => {
+        if (!this.sessionWatched.has(socket)) {
+          this.sessionWatched.add(socket);
+          socket.on('session', (s: Buffer) => { this.session = s; });
+        }
       });
       req.on('timeout', () => req.destroy(new TgError('TG_E_UNREACHABLE', `no answer from ${url.origin} within ${opts.timeoutMs ?? 30_000} ms`)));
       req.on('error', reject);

@@ -102,6 +102,7 @@ function hasFreeSocket(a: Agent): boolean {
 export class SimAgent {
   readonly stats: SimStats = { connected: false, produced: 0, acked: 0, queued: 0, errors: 0, overloaded: 0, rejected: 0, handshakes: 0, resumed: 0, firstError: null };
   private readonly sockets = new WeakSet<object>();
+  private readonly sessions = new WeakMap<Agent, Buffer>();
   /** Produced ids in order (with `trackIds`), and the acked ones. */
   readonly producedIds: string[] = [];
   readonly ackedIds = new Set<string>();
@@ -172,19 +173,26 @@ export class SimAgent {
 
   /** Stop the loops and close the connections (queued events stay queued). */
   async stop(): Promise<void> {
+    await this.halt();
+    this.agent = this.newAgent(true);
+    this.pollAgent = this.newAgent(false);
+  }
+
+  private async halt(): Promise<void> {
     this.run.abort();
     this.wake?.();
     this.agent.destroy();
     this.pollAgent.destroy();
     await Promise.all(this.loops);
-    this.agent = this.newAgent(true);
-    this.pollAgent = this.newAgent(false);
   }
 
-  /** Drop the connections and come back after `delayMs`, as after a server outage. */
+  /**
+   * Drop the connections and come back after `delayMs`, as after a server outage. The agents (and
+   * their TLS session caches) are kept, as the real agent's HttpClient keeps them.
+   */
   async reconnect(delayMs: number): Promise<void> {
     this.stats.connected = false;
-    await this.stop();
+    await this.halt();
     this.start(delayMs);
   }
 
@@ -297,7 +305,9 @@ export class SimAgent {
       const headers: Record<string, string | number> = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
       // As AgentClient.postEvents: between two polls a batch goes on the poll's idle connection.
       const agent = method === 'GET' || (!hasFreeSocket(this.agent) && hasFreeSocket(this.pollAgent)) ? this.pollAgent : this.agent;
-      const req = request(`${this.opts.url}${path}`, { method, agent, timeout: timeoutMs, headers, signal }, (res) => {
+      // As agent/transport/http.ts: our own copy of the session (node:https drops its copy after a refused attempt).
+      const session = this.sessions.get(agent);
+      const req = request(`${this.opts.url}${path}`, { method, agent, timeout: timeoutMs, headers, signal, ...(session ? { session } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -309,6 +319,7 @@ export class SimAgent {
       req.on('socket', (sock: TLSSocket) => {
         if (this.sockets.has(sock)) return;
         this.sockets.add(sock);
+        sock.on('session', (sess: Buffer) => { this.sessions.set(agent, sess); });
         sock.once('secureConnect', () => {
           this.stats.handshakes++;
           if (sock.isSessionReused()) this.stats.resumed++;
