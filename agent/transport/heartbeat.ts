@@ -30,6 +30,8 @@ export class Heartbeat implements Part {
   private settle: () => void = () => undefined;
   /** The beat being spooled and delivered now, if any. */
   private inFlight: Promise<void> | null = null;
+  /** Ends the run loop's wait for the next beat (a poll brings the beat forward). */
+  private wake: AbortController | null = null;
 
   constructor(private readonly intervalMs: () => number, private readonly hooks: HeartbeatHooks, now = Date.now()) {
     // The first beat comes soon after start (spread over a few seconds), then one per interval.
@@ -44,7 +46,12 @@ export class Heartbeat implements Part {
   async run(signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', () => this.settle(), { once: true });
     while (!signal.aborted) {
-      await sleep(this.nextAt - Date.now(), signal);
+      this.wake = new AbortController();
+      const stop = () => this.wake?.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      await sleep(this.nextAt - Date.now(), this.wake.signal);
+      signal.removeEventListener('abort', stop);
+      this.wake = null;
       if (signal.aborted) return;
       this.nextAt = Date.now() + jitter(this.intervalMs());
       const settle = this.settle;
@@ -69,8 +76,16 @@ export class Heartbeat implements Part {
     return Math.max(1, Math.min(maxSeconds, Math.floor((this.nextAt - now) / 1000)));
   }
 
-  /** Before a poll: a beat due within the lead time is delivered first, on the idle poll connection. */
+  /**
+   * Before a poll: a beat due within the lead time is delivered first, on the idle poll connection.
+   * A beat due within a tenth of the interval (the jitter's width) is brought forward to now: a poll
+   * capped short of the beat then needs no second, short poll to reach it.
+   */
   async beforePoll(signal: AbortSignal, now = Date.now()): Promise<void> {
+    if (!this.inFlight && this.nextAt - now <= Math.max(LEAD_MS, this.intervalMs() / 10) && this.wake) {
+      this.nextAt = Math.min(this.nextAt, Date.now());
+      this.wake.abort();
+    }
     const beat = this.inFlight ?? (this.nextAt - now <= LEAD_MS ? this.done : null);
     if (!beat) return;
     const limitMs = (this.inFlight ? 0 : Math.max(0, this.nextAt - now)) + DELIVERY_WAIT_MS;

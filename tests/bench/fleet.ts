@@ -155,7 +155,7 @@ class Fleet {
 
 interface IdleResult {
   connectSeconds: number; connectErrors: number; rssMiB: number; cpu: number; clientsCpu: number; otherCpu: number;
-  hbP50: number; hbP99: number; heartbeats: number; errors: number; overloaded: number; firstError: string | null;
+  hbP50: number; hbP99: number; heartbeats: number; polls: number; errors: number; overloaded: number; firstError: string | null;
   handshakes: number; resumed: number;
 }
 
@@ -174,7 +174,7 @@ async function idlePhase(url: string, pid: () => number, fx: FleetFixture, fleet
   void url; void fx;
   return {
     connectSeconds: up.seconds, connectErrors: up.status.errors, rssMiB: rssKiB(pid()) / 1024, cpu: use.server!, clientsCpu: use.clients!, otherCpu: use.other!,
-    hbP50: percentile(lat.heartbeat, 50), hbP99: percentile(lat.heartbeat, 99), heartbeats: lat.heartbeat.length,
+    hbP50: percentile(lat.heartbeat, 50), hbP99: percentile(lat.heartbeat, 99), heartbeats: lat.heartbeat.length, polls: lat.poll.length,
     errors: after.errors - before.errors, overloaded: after.overloaded - before.overloaded, firstError: after.firstError,
     handshakes: after.handshakes - before.handshakes, resumed: after.resumed - before.resumed,
   };
@@ -202,7 +202,7 @@ async function stormPhase(srv: { current: ServerProcess }, restart: () => Promis
 async function termguardRun(fx: FleetFixture, tmp: string): Promise<{ idle: IdleResult; storm: StormResult | null }> {
   const dataDir = join(tmp, 'data');
   cpSync(fx.dataDir, dataDir, { recursive: true });
-  const first = await startServerProcess(dataDir, { nodeArgs: profileArgs('fleet-server') });
+  const first = await startServerProcess(dataDir, { nodeArgs: [...profileArgs('fleet-server'), ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)] });
   const ports = { agentPort: Number(new URL(first.agentUrl).port), consolePort: Number(new URL(first.consoleUrl).port) };
   const srv = { current: first };
   const fleet = await Fleet.start(first.agentUrl, fx, RAMP_SECONDS * 1000);
@@ -245,7 +245,7 @@ export async function fleetBench(): Promise<void> {
     const row = (what: string, tv: number, bv: number | undefined, digits = 0): string[] =>
       [what, num(tv, digits), bv === undefined ? '-' : num(bv, digits), bv === undefined ? '' : ratio(tv, bv)];
     process.stdout.write(table(
-      `fleet — ${num(AGENTS)} simulated agents (own key and certificate each; long-poll 55 s + heartbeat every 60 s), one server process, ${IDLE_SECONDS} s idle window`,
+      `fleet — ${num(AGENTS)} simulated agents (own key and certificate each; heartbeat every 60 s on the long-poll connection, poll ≤ 60 s), one server process, ${IDLE_SECONDS} s idle window`,
       ['what', 'termguard', 'baseline', 'ratio'],
       [
         row(`time until all connected, s (ramp spread over ${RAMP_SECONDS} s)`, t.idle.connectSeconds, b?.connectSeconds, 1),
@@ -254,6 +254,7 @@ export async function fleetBench(): Promise<void> {
         row('heartbeat round-trip p50 ms', t.idle.hbP50, b?.hbP50, 1),
         row('heartbeat round-trip p99 ms', t.idle.hbP99, b?.hbP99, 1),
         row('heartbeats in the window', t.idle.heartbeats, b?.heartbeats),
+        row('long-polls answered in the window', t.idle.polls, b?.polls),
         row('errors in the window', t.idle.errors, b?.errors),
         row('TLS handshakes in the window (heartbeat connections reopened)', t.idle.handshakes, b?.handshakes),
         row('… of which resumed sessions', t.idle.resumed, b?.resumed),

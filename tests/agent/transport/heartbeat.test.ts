@@ -46,6 +46,25 @@ describe('Heartbeat pacing of the long-poll', () => {
     }
   });
 
+  it('brings a beat due within a tenth of the interval forward, so a capped poll needs no second poll to reach it', async () => {
+    const { hb, log } = beats(20_000);
+    const run = new AbortController();
+    const done = hb.run(run.signal);
+    try {
+      await hb.beforePoll(run.signal, Date.now() + 10_000); // the first beat (due within 5 s)
+      expect(log.filter((l) => l.startsWith('delivered'))).toHaveLength(1);
+      // The next is 18–22 s away. A poll capped ~20 s later finds it within 2 s (a tenth of 20 s): it goes now.
+      const t = Date.now();
+      await hb.beforePoll(run.signal, Date.now() + 20_500);
+      expect(Date.now() - t).toBeLessThan(2000);
+      expect(log.filter((l) => l.startsWith('delivered'))).toHaveLength(2);
+      expect(hb.pollWait(60)).toBeGreaterThanOrEqual(17);
+    } finally {
+      run.abort();
+      await done;
+    }
+  });
+
   it('does not hold a poll when no beat is near', async () => {
     const hb = new Heartbeat(() => 60_000, { beat: async () => 'x', delivered: async () => undefined }, Date.now() + 30_000);
     const t = Date.now();

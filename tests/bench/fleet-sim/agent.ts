@@ -117,6 +117,7 @@ export class SimAgent {
   private readonly rng: Rng;
   /** When the next heartbeat is due: the long-poll ends just before it (agent/transport/heartbeat.ts). */
   private nextBeatAt = Infinity;
+  private beatWake: AbortController | null = null;
 
   constructor(readonly id: SimIdentity, private opts: SimOptions, seed: number) {
     this.rng = new Rng(seed);
@@ -211,13 +212,26 @@ export class SimAgent {
     while (!signal.aborted) {
       const wait = period * (0.9 + 0.2 * this.rng.next());
       this.nextBeatAt = Date.now() + wait;
-      await sleep(wait, signal);
+      const wake = new AbortController();
+      this.beatWake = wake;
+      const stop = () => wake.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      await sleep(wait, wake.signal);
+      signal.removeEventListener('abort', stop);
+      this.beatWake = null;
       if (!signal.aborted) this.emit([simEvent('heartbeat', this.rng)]);
     }
   }
 
-  /** As the real agent: a beat due within 1.5 s goes first, on the poll's idle connection. */
+  /**
+   * As the real agent (agent/transport/heartbeat.ts): a beat due within a tenth of the interval is
+   * brought forward, and a beat due within 1.5 s goes first, on the poll's idle connection.
+   */
   private async beforePoll(signal: AbortSignal): Promise<void> {
+    if (this.beatWake && this.nextBeatAt - Date.now() <= Math.max(1500, this.opts.heartbeatSeconds * 100)) {
+      this.nextBeatAt = Date.now();
+      this.beatWake.abort();
+    }
     if (this.nextBeatAt - Date.now() > 1500) return;
     await sleep(Math.max(0, this.nextBeatAt - Date.now()) + 20, signal);
     const end = Date.now() + 10_000;
