@@ -5,7 +5,7 @@
 import { Agent } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { generateAgentKey, makeCsr } from '../../shared/pki.js';
-import { httpsRequest, percentile, pool, reply, type WorkerMessage } from './lib.js';
+import { httpsRequest, percentile, pool, reply, replyLast, type WorkerMessage } from './lib.js';
 
 export interface EnrollInit extends WorkerMessage { type: 'init'; consoleUrl: string; ca: string; token: string; n: number; concurrency: number }
 export interface PhaseResult extends WorkerMessage { seconds: number; ok: number; errors: number; firstError: string | null; p50: number; p99: number }
@@ -59,8 +59,7 @@ process.on('message', (m: WorkerMessage) => {
         if (res.status !== 200) throw new Error(`POST /v1/enroll: ${res.status} ${res.text.slice(0, 300)}`);
       });
       agent.destroy();
-      reply({ type: 'enroll-done', ...r });
-      process.disconnect();
+      replyLast({ type: 'enroll-done', ...r });
     }
   })();
 });

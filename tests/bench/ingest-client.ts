@@ -7,7 +7,7 @@ import { Agent, request } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { v7 as uuidv7 } from 'uuid';
 import { newEvent, type AgentEvent } from '../../shared/events.js';
-import { reply, type WorkerMessage } from './lib.js';
+import { reply, replyLast, type WorkerMessage } from './lib.js';
 
 export interface Identity { hostId: string; key: string; cert: string }
 /**
@@ -158,8 +158,7 @@ process.on('message', (m: WorkerMessage) => {
     phase = 'stopping';
     void Promise.all(loops).then(() => {
       const bytesPerEvent = templates.reduce((a, t) => a + t.length + 46, 0) / templates.length;
-      reply({ type: 'result', latenciesMs: latencies, ackedInWindow, ackedTotal, errors, overloaded, firstError, bytesPerEvent } satisfies IngestResult);
-      process.disconnect();
+      replyLast({ type: 'result', latenciesMs: latencies, ackedInWindow, ackedTotal, errors, overloaded, firstError, bytesPerEvent } satisfies IngestResult);
     });
   }
 });

@@ -214,6 +214,14 @@ export function reply(m: WorkerMessage): void {
   process.send!(m);
 }
 
+/**
+ * In a worker: send the last message, then disconnect once it is written (disconnecting at once can
+ * drop a large message still queued — a 20 s window's latencies — and the parent sees only the exit).
+ */
+export function replyLast(m: WorkerMessage): void {
+  process.send!(m, undefined, {}, () => process.disconnect());
+}
+
 // ── numbers and tables ──────────────────────────────────────────────────
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
