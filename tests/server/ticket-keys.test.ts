@@ -11,7 +11,7 @@ import { TicketKeys } from '../../server/ticket-keys.js';
 import { initData } from '../../server/init.js';
 import { startServer, type RunningServer } from '../../server/server.js';
 import { createEnrollToken } from '../../server/tokens.js';
-import { enrollTestAgent, tempDir, type TestServer } from '../helpers/server.js';
+import { enrollTestAgent, tempDir, type TestAgent, type TestServer } from '../helpers/server.js';
 import { HttpClient } from '../../agent/transport/http.js';
 
 const dirs: string[] = [];
@@ -40,8 +40,25 @@ describe('TicketKeys', () => {
   });
 });
 
-async function start(dir: string, agentPort = 0): Promise<RunningServer> {
+/** A server on `dir` (made first with `init`); the same folder and port again for a restart. */
+async function start(dir: string, agentPort = 0, init = false): Promise<RunningServer> {
+  if (init) {
+    dirs.push(dir);
+    await initData(dir, {});
+  }
   return startServer({ dataDir: dir, agentPort, consolePort: 0, bind: '127.0.0.1', logger: pino({ level: 'silent' }), overrides: { revocationPollSeconds: 0.2 } });
+}
+
+/** `n` identities enrolled over the real API (their own test agents closed: the tests make their own connections). */
+async function enrolled(srv: RunningServer, n: number): Promise<TestAgent[]> {
+  const t = { srv, token: async () => (await createEnrollToken(srv.ctx.store, {})).token } as unknown as TestServer;
+  const out: TestAgent[] = [];
+  for (let i = 0; i < n; i++) {
+    const a = await enrollTestAgent(t);
+    a.agent.destroy();
+    out.push(a);
+  }
+  return out;
 }
 
 /** One mutual-TLS connection: whether it resumed, the session it leaves, and the answer to GET /v1/policy. */
@@ -62,15 +79,9 @@ function handshake(port: number, id: { key: string; cert: string; ca: string }, 
 describe('agent listener sessions', () => {
   it('resume across a server restart and a CRL update, not when the ticket key is gone', async () => {
     const dir = tempDir('tg-tickets-srv-');
-    dirs.push(dir);
-    await initData(dir, {});
-    let srv = await start(dir);
+    let srv = await start(dir, 0, true);
     const port = srv.agentPort;
-    const t = { srv, token: async () => (await createEnrollToken(srv.ctx.store, {})).token } as unknown as TestServer;
-    const agent = await enrollTestAgent(t);
-    const other = await enrollTestAgent(t);
-    agent.agent.destroy();
-    other.agent.destroy();
+    const [agent, other] = await enrolled(srv, 2);
     try {
       const first = await handshake(port, agent);
       expect(first).toMatchObject({ reused: false, status: 'HTTP/1.1 200 OK' });
@@ -104,13 +115,9 @@ describe('agent listener sessions', () => {
 describe('the agent\'s HTTPS client', () => {
   it('resumes its session with a restarted server even after refused attempts in between', async () => {
     const dir = tempDir('tg-tickets-client-');
-    dirs.push(dir);
-    await initData(dir, {});
-    let srv = await start(dir);
+    let srv = await start(dir, 0, true);
     const port = srv.agentPort;
-    const t = { srv, token: async () => (await createEnrollToken(srv.ctx.store, {})).token } as unknown as TestServer;
-    const id = await enrollTestAgent(t);
-    id.agent.destroy();
+    const [id] = await enrolled(srv, 1);
     const client = new HttpClient(srv.agentUrl, { ca: id.ca, key: id.key, cert: id.cert });
     try {
       expect((await client.send('GET', '/v1/policy')).status).toBe(200);
