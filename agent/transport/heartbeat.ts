@@ -32,6 +32,7 @@ export class Heartbeat implements Part {
   private inFlight: Promise<void> | null = null;
   /** Ends the run loop's wait for the next beat (a poll brings the beat forward). */
   private wake: AbortController | null = null;
+  private beats = 0;
 
   constructor(private readonly intervalMs: () => number, private readonly hooks: HeartbeatHooks, now = Date.now()) {
     // The first beat comes soon after start (spread over a few seconds), then one per interval.
@@ -54,6 +55,7 @@ export class Heartbeat implements Part {
       this.wake = null;
       if (signal.aborted) return;
       this.nextAt = Date.now() + jitter(this.intervalMs());
+      this.beats++;
       const settle = this.settle;
       this.done = this.nextBeat();
       this.inFlight = (async () => {
@@ -82,7 +84,8 @@ export class Heartbeat implements Part {
    * capped short of the beat then needs no second, short poll to reach it.
    */
   async beforePoll(signal: AbortSignal, now = Date.now()): Promise<void> {
-    if (!this.inFlight && this.nextAt - now <= Math.max(LEAD_MS, this.intervalMs() / 10) && this.wake) {
+    // Not the first beat: it already comes within seconds of start, whatever the spool holds then.
+    if (this.beats > 0 && !this.inFlight && this.nextAt - now <= Math.max(LEAD_MS, this.intervalMs() / 10) && this.wake) {
       this.nextAt = Math.min(this.nextAt, Date.now());
       this.wake.abort();
     }
