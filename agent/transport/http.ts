@@ -46,8 +46,7 @@ export class HttpClient {
 
   /** A kept-alive connection is open and unused: a request now needs no new handshake. */
   hasIdleConnection(): boolean {
-    for (const k in this.agent.freeSockets) if ((this.agent.freeSockets[k]?.length ?? 0) > 0) return true;
-    return false;
+    return hasIdleSocket(this.agent);
   }
 
   async send(method: string, path: string, opts: { json?: unknown; headers?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal; gzipOver?: number } = {}): Promise<HttpResponse> {
@@ -95,6 +94,12 @@ export class HttpClient {
       req.end(body);
     });
   }
+}
+
+/** The agent holds a kept-alive socket that no request is using. */
+export function hasIdleSocket(agent: Agent): boolean {
+  for (const k in agent.freeSockets) if ((agent.freeSockets[k]?.length ?? 0) > 0) return true;
+  return false;
 }
 
 /** The server's error code from an error body, if it sent one. */

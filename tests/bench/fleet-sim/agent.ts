@@ -11,6 +11,7 @@ import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tl
 import { newEvent, type AgentEvent } from '../../../shared/events.js';
 import { mulberry32 } from '../../helpers/rng.js';
 import { sleep } from '../../../agent/transport/backoff.js';
+import { hasIdleSocket } from '../../../agent/transport/http.js';
 
 export interface SimIdentity { hostId: string; key: string; cert: string }
 
@@ -93,11 +94,6 @@ export function simEvent(kind: 'heartbeat' | 'usb' | 'media' | 'egress' | 'check
 }
 
 interface Answer { status: number; text: string; retryAfter: number | undefined }
-
-function hasFreeSocket(a: Agent): boolean {
-  for (const k in a.freeSockets) if ((a.freeSockets[k]?.length ?? 0) > 0) return true;
-  return false;
-}
 
 export class SimAgent {
   readonly stats: SimStats = { connected: false, produced: 0, acked: 0, queued: 0, errors: 0, overloaded: 0, rejected: 0, handshakes: 0, resumed: 0, firstError: null };
@@ -318,7 +314,7 @@ export class SimAgent {
     return new Promise((resolve) => {
       const headers: Record<string, string | number> = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
       // As AgentClient.postEvents: between two polls a batch goes on the poll's idle connection.
-      const agent = method === 'GET' || (!hasFreeSocket(this.agent) && hasFreeSocket(this.pollAgent)) ? this.pollAgent : this.agent;
+      const agent = method === 'GET' || (!hasIdleSocket(this.agent) && hasIdleSocket(this.pollAgent)) ? this.pollAgent : this.agent;
       // As agent/transport/http.ts: our own copy of the session (node:https drops its copy after a refused attempt).
       const session = this.sessions.get(agent);
       const req = request(`${this.opts.url}${path}`, { method, agent, timeout: timeoutMs, headers, signal, ...(session ? { session } : {}) }, (res) => {
