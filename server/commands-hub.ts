@@ -9,6 +9,11 @@ export class CommandHub {
   private readonly waiters = new Set<() => void>();
   private timer: NodeJS.Timeout | undefined;
   private lastStamp = '';
+  /**
+   * Counts the changes this hub has seen (a new stamp, or a poke). Equal generations before and
+   * after a read mean no command or policy was seen to change in between, as far as this hub knows.
+   */
+  generation = 0;
 
   constructor(private readonly stamp: () => Promise<string>, private readonly pollMs = 1000) {}
 
@@ -37,6 +42,7 @@ export class CommandHub {
   }
 
   private wakeAll(): void {
+    this.generation++;
     const all = [...this.waiters];
     this.waiters.clear();
     for (const w of all) w();

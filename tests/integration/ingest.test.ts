@@ -170,4 +170,41 @@ describe('GET /v1/policy and /v1/commands', () => {
     expect(none.json.commands).toEqual([]);
     expect((await a.get('/v1/commands?wait=999')).json.error.code).toBe('TG_E_BAD_ENVELOPE');
   });
+
+  it('reads commands from the store once while nothing changes, yet delivers a new command or group within the hub interval', async () => {
+    const store = t.srv.ctx.store;
+    const policy = (await a.get('/v1/policy')).json.version as number;
+    const cursor = (await a.get(`/v1/commands?wait=0&after=0&policy=${policy}`)).json.commands.reduce((m: number, c: { seq: number }) => Math.max(m, c.seq), 0) as number;
+    await new Promise((r) => setTimeout(r, 1500)); // the hub has seen every earlier change
+    const reads: string[] = [];
+    const commandsAfter = store.commandsAfter.bind(store);
+    store.commandsAfter = async (hostId, seq, limit) => { reads.push(hostId); return commandsAfter(hostId, seq, limit); };
+    try {
+      expect((await a.get(`/v1/commands?wait=0&after=${cursor}&policy=${policy}`)).json.commands).toEqual([]);
+      for (let i = 0; i < 3; i++) {
+        const r = await a.get(`/v1/commands?wait=1&after=${cursor}&policy=${policy}`);
+        expect(r.json).toEqual({ policyVersion: policy, commands: [] });
+      }
+      expect(reads).toEqual([a.hostId]); // only the wait=0 poll read the store
+
+      // Written behind the hub's back (another process): a waiting poll has it within a second or so.
+      const seq = await store.addCommand(a.hostId, 'drill', { drillId: 'behind-the-hub' });
+      let t0 = Date.now();
+      const got = await a.get(`/v1/commands?wait=20&after=${cursor}&policy=${policy}`);
+      expect(got.json.commands.map((c: { seq: number }) => c.seq)).toEqual([seq]);
+      expect(Date.now() - t0).toBeLessThan(5000);
+
+      // A host moved to another group changes no stamp: the next poll still answers with the new version at once.
+      const other = await store.setPolicy('ops-moved', { usb: { mode: 'audit' } });
+      await a.get(`/v1/commands?wait=3&after=${seq}&policy=${policy}`); // the hub sees the new policy row
+      expect(await store.setHostGroup(a.hostId, 'ops-moved')).toBe(true);
+      t0 = Date.now();
+      const moved = await a.get(`/v1/commands?wait=20&after=${seq}&policy=${policy}`);
+      expect(moved.json.policyVersion).toBe(other.version);
+      expect(Date.now() - t0).toBeLessThan(5000);
+    } finally {
+      store.commandsAfter = commandsAfter;
+      await store.setHostGroup(a.hostId, 'default');
+    }
+  });
 });

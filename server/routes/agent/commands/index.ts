@@ -16,7 +16,18 @@ function intParam(v: unknown, name: string, min: number, max: number, dflt: numb
   return n;
 }
 
+/**
+ * What a host's last empty read showed: at hub generation `gen`, the store held no command after
+ * `after` for it. Until the hub sees a change, a waiting poll need not ask the store again: the
+ * hub reads the store's change stamp every second and wakes every waiter when it moves.
+ */
+interface EmptyRead { gen: number; after: number }
+
+const MAX_REMEMBERED = 200_000;
+
 export function commandsRoute(app: FastifyInstance, ctx: ServerContext): void {
+  const emptyReads = new Map<string, EmptyRead>();
+
   app.get('/v1/commands', async (req) => {
     const q = req.query as Record<string, unknown>;
     const wait = intParam(q.wait, 'wait', 0, LIMITS.maxCommandWaitSeconds, 0);
@@ -30,8 +41,21 @@ export function commandsRoute(app: FastifyInstance, ctx: ServerContext): void {
     // The connection outlives this poll (keep-alive): its listener goes when the poll does.
     req.raw.socket.once('close', onClose);
     try {
+      // The policy is read at the start of every poll (a host moved to another group changes no
+      // stamp); commands only when the hub has seen a change since this host's last empty read.
+      // A poll with wait=0 always reads both.
+      let policy = await policyFor(ctx, hostId);
+      let known = wait > 0 ? emptyReads.get(hostId) : undefined;
       for (;;) {
-        const [commands, policy] = await Promise.all([ctx.store.commandsAfter(hostId, after), policyFor(ctx, hostId)]);
+        const gen = ctx.hub.generation;
+        let commands: Awaited<ReturnType<typeof ctx.store.commandsAfter>> = [];
+        if (!known || known.gen !== gen || known.after > after) {
+          commands = await ctx.store.commandsAfter(hostId, after);
+          if (!commands.length) {
+            if (emptyReads.size >= MAX_REMEMBERED) emptyReads.clear();
+            emptyReads.set(hostId, known = { gen, after });
+          }
+        }
         const left = deadline - Date.now();
         if (commands.length || (applied !== undefined && policy.version !== applied) || left <= 0 || closed.signal.aborted) {
           return {
@@ -40,6 +64,8 @@ export function commandsRoute(app: FastifyInstance, ctx: ServerContext): void {
           };
         }
         await ctx.hub.wait(left, closed.signal);
+        // Woken by a change (not by the deadline or a closed connection): read the policy again too.
+        if (ctx.hub.generation !== gen) policy = await policyFor(ctx, hostId);
       }
     } finally {
       req.raw.socket.off('close', onClose);
