@@ -28,6 +28,11 @@ export const ServerConfigSchema = z.strictObject({
   institution: z.string().max(200).optional(),
   /** How often the server looks for hosts that missed 3 heartbeats (agent.offline). */
   offlineCheckSeconds: z.number().min(0.2).max(3600).default(30),
+  /**
+   * glibc malloc tuning (server/malloc.ts): per-connection TLS buffers mapped on their own so an
+   * idle agent's connection keeps only the pages it touches, and a trim every minute.
+   */
+  mallocTuning: z.boolean().default(true),
   /** IANA zone for report day and month boundaries. */
   timeZone: z.string().max(64).default('Asia/Shanghai'),
 });

@@ -2,6 +2,7 @@
  * Operations (issue 7): counters and gauges in the Prometheus text exposition format (version
  * 0.0.4) at /metrics, and /healthz. A registry of plain numbers: the hot path increments a field.
  */
+import type { MallocStats } from './malloc.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 export class Metrics {
@@ -18,6 +19,8 @@ export class Metrics {
   private recentLoopP99 = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly started = Date.now();
+  /** glibc malloc tuning (server/malloc.ts), when the server runs with it. */
+  malloc: { mmapThreshold: number | null; trims: number; trimSeconds: number; stats(): MallocStats | null } | null = null;
 
   constructor() {
     this.loop.enable();
@@ -83,6 +86,17 @@ export class Metrics {
       metric('termguard_alerts_queued', 'gauge', 'alerts waiting to be delivered', [['', g.alerts.queued]]);
       metric('termguard_alerts_sent_total', 'counter', 'alerts delivered', [['', g.alerts.sent]]);
       metric('termguard_alerts_dead_lettered_total', 'counter', 'alerts given up on', [['', g.alerts.deadLettered]]);
+    }
+    if (this.malloc) {
+      metric('termguard_malloc_mmap_threshold_bytes', 'gauge', 'glibc malloc mmap threshold set at start (0: not tuned)', [['', this.malloc.mmapThreshold ?? 0]]);
+      metric('termguard_malloc_trims_total', 'counter', 'malloc_trim(0) runs giving free heap pages back', [['', this.malloc.trims]]);
+      metric('termguard_malloc_trim_seconds_total', 'counter', 'time spent in malloc_trim(0)', [['', this.malloc.trimSeconds]]);
+      const st = this.malloc.stats();
+      if (st) {
+        metric('termguard_malloc_heap_bytes', 'gauge', 'glibc malloc heap (all arenas, excluding mmapped chunks)', [['', st.heapBytes]]);
+        metric('termguard_malloc_heap_free_bytes', 'gauge', 'free bytes inside the malloc heap (fragmentation)', [['', st.freeBytes]]);
+        metric('termguard_malloc_mmapped_bytes', 'gauge', 'bytes in chunks mapped on their own (above the mmap threshold)', [['', st.mmappedBytes]]);
+      }
     }
     const cpu = process.cpuUsage();
     metric('process_resident_memory_bytes', 'gauge', 'resident set size', [['', mem.rss]]);

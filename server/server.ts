@@ -34,6 +34,7 @@ import { opsRoutes } from './routes/console/ops/index.js';
 import { startRetention } from './retention.js';
 import { OfflineWatch } from './offline.js';
 import { TicketKeys } from './ticket-keys.js';
+import { tuneMalloc } from './malloc.js';
 
 export interface StartOptions {
   dataDir: string;
@@ -73,6 +74,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     ...(opts.bind !== undefined ? { bind: opts.bind } : {}),
   };
   const log = opts.logger ?? pino({ level: process.env.TERMGUARD_LOG_LEVEL ?? 'info' });
+  // Before the listeners: the thresholds apply to buffers allocated from now on.
+  const malloc = config.mallocTuning ? tuneMalloc(log) : null;
   const p = dataPaths(opts.dataDir);
   const ca = { keyPem: readFileSync(p.caKey, 'utf8'), certPem: readFileSync(p.caCert, 'utf8') };
   const server = { keyPem: readFileSync(p.serverKey, 'utf8'), certPem: readFileSync(p.serverCert, 'utf8') };
@@ -80,6 +83,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const revocations = new Revocations(store, ca, log, config.revocationPollSeconds * 1000);
   const hub = CommandHub.forStore(store);
   const metrics = new Metrics();
+  metrics.malloc = malloc;
   const ctx: ServerContext = { store, ca, server, config, revocations, hub, log, metrics, admission: new Admission(metrics, config.maxInflightEvents) };
 
   await revocations.start();
@@ -159,6 +163,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     stopRetention();
     stopEscalation();
     stopOffline();
+    malloc?.stop();
     await stopAlerting();
     await store.close();
     throw e;
@@ -180,6 +185,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       stopRetention();
       stopEscalation();
       stopOffline();
+      malloc?.stop();
       metrics.close();
       const agentServer = agentApp.server as unknown as HttpsServer;
       agentServer.closeAllConnections?.();
