@@ -57,6 +57,13 @@ export interface RunningServer {
 }
 
 const TLS_BASE = { minVersion: 'TLSv1.2' as const };
+/**
+ * Connections the kernel may hold for the agent listener before the server accepts them (capped by
+ * net.core.somaxconn, 4096 on current kernels). Node's default of 511 overflows when thousands of
+ * agents come back at once after an outage: the kernel then drops their handshakes and each agent
+ * waits out TCP's retransmission backoff (1, 3, 7, 15 s …) before it is even seen.
+ */
+const AGENT_LISTEN_BACKLOG = 4096;
 
 function jsonParser(app: App): void {
   app.removeAllContentTypeParsers();
@@ -135,7 +142,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const closers: (() => Promise<void>)[] = [];
   let ticketTimer: NodeJS.Timeout | undefined;
   try {
-    await agentApp.listen({ port: config.agentPort, host: config.bind });
+    await agentApp.listen({ port: config.agentPort, host: config.bind, backlog: AGENT_LISTEN_BACKLOG });
     closers.push(() => agentApp.close());
     const agentServer = agentApp.server as unknown as HttpsServer;
     agentServer.on('secureConnection', (s: TLSSocket) => {

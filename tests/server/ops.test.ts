@@ -1,4 +1,6 @@
 /** /healthz, /metrics and ingest back-pressure (503 + Retry-After) on a real server. */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newEvent } from '../../shared/events.js';
 import { enrollTestAgent, https, startTestServer, type TestAgent, type TestServer } from '../helpers/server.js';
@@ -32,6 +34,13 @@ describe('operations', () => {
     if (process.platform === 'linux') expect(n(after, 'termguard_malloc_mmap_threshold_bytes')).toBe(16384); // native/malloc is built by npm ci
     expect(after).toMatch(/^# TYPE termguard_ingest_requests_total counter$/m);
     expect(after).not.toMatch(/test-host/); // aggregate numbers only
+  });
+
+  it('the agent listener queues up to 4,096 connections before accepting them (a fleet returning at once is not dropped)', () => {
+    const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    // For a listening socket, ss shows the accept backlog in Send-Q.
+    const out = execFileSync('ss', ['-Hltn', `sport = :${t.srv.agentPort}`], { encoding: 'utf8' }).trim().split(/\s+/);
+    expect(Number(out[2])).toBe(Math.min(4096, somaxconn));
   });
 
   it('an overloaded server answers 503 with a jittered Retry-After, stores nothing, then serves again', async () => {
