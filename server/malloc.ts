@@ -1,5 +1,5 @@
 /**
- * glibc malloc tuning for a server that holds thousands of idle TLS connections (native/malloc).
+ * glibc malloc tuning for a server that holds thousands of idle TLS connections (server/native/malloc).
  *
  * Node gives every TLS connection a 64 KiB read buffer (its NodeBIO, sized by libuv's read hint)
  * and 16 KiB write buffers. Carved out of the brk heap, such a buffer is resident in full as soon
@@ -26,8 +26,8 @@ export const MMAP_THRESHOLD = 16 * 1024;
 export const TRIM_EVERY_MS = 60_000;
 
 const ADDON_PATHS = [
-  '../native/malloc/build/Release/termguard_malloc.node', // from server/ (sources, tests)
-  '../../native/malloc/build/Release/termguard_malloc.node', // from dist/server/
+  './native/malloc/build/Release/termguard_malloc.node', // from server/ (sources, tests)
+  '../../server/native/malloc/build/Release/termguard_malloc.node', // from dist/server/
 ];
 
 let addon: MallocAddon | null | undefined;
@@ -64,7 +64,7 @@ export function tuneMalloc(log: Pick<Logger, 'info' | 'warn'>, trimEveryMs = TRI
   const a = mallocAddon();
   const t: MallocTuning = { mmapThreshold: null, trims: 0, released: 0, trimSeconds: 0, stats: () => a?.stats() ?? null, stop: () => undefined };
   if (!a) {
-    if (process.platform === 'linux') log.warn('native/malloc is not built (npm ci runs node-gyp); memory per idle agent connection is higher without it');
+    if (process.platform === 'linux') log.warn('server/native/malloc is not built (npm ci runs node-gyp); memory per idle agent connection is higher without it');
     return t;
   }
   if (!a.setMmapThreshold(MMAP_THRESHOLD)) {

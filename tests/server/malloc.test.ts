@@ -1,5 +1,5 @@
 /**
- * native/malloc: built by `npm ci` (node-gyp), loaded by server/malloc.ts. The effect is checked in
+ * server/native/malloc: built by `npm ci` (node-gyp), loaded by server/malloc.ts. The effect is checked in
  * fresh child processes, untuned and tuned: 64 KiB buffers (the size of Node's per-connection TLS
  * read buffer) come out of the heap by default and are mapped on their own once tuned.
  */
@@ -11,11 +11,11 @@ import { mallocAddon, MMAP_THRESHOLD, tuneMalloc } from '../../server/malloc.js'
 const linux = process.platform === 'linux';
 const addon = mallocAddon();
 if (linux && !addon) {
-  if (process.env.CI === 'true') throw new Error('native/malloc is not built: npm ci must build it (node-gyp)');
-  process.stdout.write('malloc.test: skipped, native/malloc is not built (run npm ci)\n');
+  if (process.env.CI === 'true') throw new Error('server/native/malloc is not built: npm ci must build it (node-gyp)');
+  process.stdout.write('malloc.test: skipped, server/native/malloc is not built (run npm ci)\n');
 }
 
-const ADDON = fileURLToPath(new URL('../../native/malloc/build/Release/termguard_malloc.node', import.meta.url));
+const ADDON = fileURLToPath(new URL('../../server/native/malloc/build/Release/termguard_malloc.node', import.meta.url));
 
 /** In a fresh node: optionally tune, allocate 64 × 64 KiB, say how many bytes went to mapped chunks. */
 function mappedGrowth(tune: boolean): number {
@@ -29,7 +29,7 @@ function mappedGrowth(tune: boolean): number {
   return Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }));
 }
 
-describe.skipIf(!linux || !addon)('native/malloc', () => {
+describe.skipIf(!linux || !addon)('server/native/malloc', () => {
   it('refuses a threshold out of range with a RangeError; trims; reports the allocator\'s figures', () => {
     expect(() => addon!.setMmapThreshold(12)).toThrow(RangeError);
     expect(() => addon!.setMmapThreshold(2 ** 40)).toThrow(RangeError);

@@ -31,7 +31,7 @@ describe('operations', () => {
     expect(n(after, 'termguard_agent_tls_handshakes_total{resumed="false"}')).toBeGreaterThanOrEqual(1);
     expect(n(after, 'process_resident_memory_bytes')).toBeGreaterThan(n(after, 'nodejs_heap_size_used_bytes'));
     expect(n(after, 'termguard_store_write_seconds_count')).toBeGreaterThan(0);
-    if (process.platform === 'linux') expect(n(after, 'termguard_malloc_mmap_threshold_bytes')).toBe(16384); // native/malloc is built by npm ci
+    if (process.platform === 'linux') expect(n(after, 'termguard_malloc_mmap_threshold_bytes')).toBe(16384); // server/native/malloc is built by npm ci
     expect(after).toMatch(/^# TYPE termguard_ingest_requests_total counter$/m);
     expect(after).not.toMatch(/test-host/); // aggregate numbers only
   });

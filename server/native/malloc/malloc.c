@@ -1,5 +1,5 @@
 /*
- * glibc malloc tuning for the server (server/malloc.ts): two calls, nothing else.
+ * glibc malloc tuning for the server (server/malloc.ts): three calls, nothing else.
  *   setMmapThreshold(bytes) -> mallopt(M_MMAP_THRESHOLD, bytes); true when glibc took it
  *   trim()                  -> malloc_trim(0); true when memory went back to the system
  *   stats()                 -> mallinfo2(): { heapBytes, inUseBytes, freeBytes, mmappedBytes, mmappedChunks }
