@@ -50,9 +50,8 @@ export function mallocAddon(): MallocAddon | null {
 export interface MallocTuning {
   /** The mmap threshold glibc took, or null when nothing was tuned. */
   mmapThreshold: number | null;
-  /** Trims so far, how many of them gave memory back, and the time they took. */
+  /** Trims so far, and the time they took. */
   trims: number;
-  released: number;
   trimSeconds: number;
   /** The allocator's own figures, where glibc gives them. */
   stats(): MallocStats | null;
@@ -62,7 +61,7 @@ export interface MallocTuning {
 /** Set the mmap threshold now and trim every `trimEveryMs` (unref'd timer). */
 export function tuneMalloc(log: Pick<Logger, 'info' | 'warn'>, trimEveryMs = TRIM_EVERY_MS): MallocTuning {
   const a = mallocAddon();
-  const t: MallocTuning = { mmapThreshold: null, trims: 0, released: 0, trimSeconds: 0, stats: () => a?.stats() ?? null, stop: () => undefined };
+  const t: MallocTuning = { mmapThreshold: null, trims: 0, trimSeconds: 0, stats: () => a?.stats() ?? null, stop: () => undefined };
   if (!a) {
     if (process.platform === 'linux') log.warn('server/native/malloc is not built (npm ci runs node-gyp); memory per idle agent connection is higher without it');
     return t;
@@ -74,7 +73,7 @@ export function tuneMalloc(log: Pick<Logger, 'info' | 'warn'>, trimEveryMs = TRI
   t.mmapThreshold = MMAP_THRESHOLD;
   const timer = setInterval(() => {
     const t0 = performance.now();
-    if (a.trim()) t.released++;
+    a.trim();
     t.trims++;
     t.trimSeconds += (performance.now() - t0) / 1000;
   }, trimEveryMs);

@@ -2,7 +2,7 @@
  * Operations (issue 7): counters and gauges in the Prometheus text exposition format (version
  * 0.0.4) at /metrics, and /healthz. A registry of plain numbers: the hot path increments a field.
  */
-import type { MallocStats } from './malloc.js';
+import type { MallocTuning } from './malloc.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 export class Metrics {
@@ -20,7 +20,7 @@ export class Metrics {
   private readonly timer: NodeJS.Timeout;
   private readonly started = Date.now();
   /** glibc malloc tuning (server/malloc.ts), when the server runs with it. */
-  malloc: { mmapThreshold: number | null; trims: number; trimSeconds: number; stats(): MallocStats | null } | null = null;
+  malloc: MallocTuning | null = null;
 
   constructor() {
     this.loop.enable();

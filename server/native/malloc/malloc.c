@@ -3,7 +3,7 @@
  *   setMmapThreshold(bytes) -> mallopt(M_MMAP_THRESHOLD, bytes); true when glibc took it
  *   trim()                  -> malloc_trim(0); true when memory went back to the system
  *   stats()                 -> mallinfo2(): { heapBytes, inUseBytes, freeBytes, mmappedBytes, mmappedChunks }
- * Elsewhere (musl, macOS, Windows) both answer false and change nothing.
+ * Elsewhere (musl, macOS, Windows) the first two answer false and change nothing; stats() answers null.
  */
 #include <node_api.h>
 #include <stdbool.h>
