@@ -53,18 +53,22 @@ export class CommandHub {
     this.wakeAll();
   }
 
-  /** Resolve on the next change, after `ms`, or when `signal` aborts. */
-  wait(ms: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        this.waiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-    });
+  /**
+   * Call `wake` once: on the next change or after `ms`. Returns a function that calls it now (a
+   * closed connection), a no-op once it has run. A callback, not an AbortSignal: thousands of polls
+   * wait at once and each would pay for an AbortController, its listener and its DOMException.
+   */
+  wait(ms: number, wake: () => void): () => void {
+    let pending = true;
+    const done = () => {
+      if (!pending) return;
+      pending = false;
+      clearTimeout(t);
+      this.waiters.delete(done);
+      wake();
+    };
+    const t = setTimeout(done, ms);
+    this.waiters.add(done);
+    return done;
   }
 }

@@ -80,4 +80,10 @@ export const MIGRATIONS: string[] = [
   `
   DROP INDEX violations_state;
   `,
+  // Counts changes the change stamp must announce that no other table's max() shows: a host moved
+  // to another group (its policy changes with no new policy row).
+  `
+  CREATE TABLE change_counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO change_counters (name, n) VALUES ('host_groups', 0);
+  `,
 ];

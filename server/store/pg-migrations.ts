@@ -103,6 +103,12 @@ export const PG_MIGRATIONS: string[] = [
   `
   DROP INDEX violations_state;
   `,
+  // Counts changes the change stamp must announce that no other table's max() shows: a host moved
+  // to another group (its policy changes with no new policy row).
+  `
+  CREATE TABLE change_counters (name ${C} PRIMARY KEY, n bigint NOT NULL);
+  INSERT INTO change_counters (name, n) VALUES ('host_groups', 0);
+  `,
 ];
 
 /** Advisory lock keys (one namespace, "tg" in the high bytes) serialising work across server processes. */

@@ -340,10 +340,11 @@ export class PostgresStore implements Store {
   }
 
   async changeStamp(): Promise<string> {
-    // Two index-only max() lookups in one round trip; polled every second by each server process.
+    // Two index-only max() lookups and one primary-key read in one round trip; polled every second by each server process.
     const r = await this.pool.query<{ s: string }>({
       name: 'tg_change_stamp',
-      text: `SELECT (SELECT coalesce(max(seq), 0) FROM commands) || ':' || (SELECT coalesce(max(version), 0) FROM policies) AS s`,
+      text: `SELECT (SELECT coalesce(max(seq), 0) FROM commands) || ':' || (SELECT coalesce(max(version), 0) FROM policies)
+               || ':' || coalesce((SELECT n FROM change_counters WHERE name = 'host_groups'), 0) AS s`,
     });
     return r.rows[0]!.s;
   }
@@ -601,7 +602,13 @@ export class PostgresStore implements Store {
   }
 
   async setHostGroup(hostId: string, group: string): Promise<boolean> {
-    return await this.changes(this.pool, 'UPDATE hosts SET grp = $1 WHERE id = $2', [group, hostId]) > 0;
+    // One statement: the move and the counter the change stamp reads commit together.
+    const r = await this.one(this.pool, `
+      WITH moved AS (UPDATE hosts SET grp = $1 WHERE id = $2 RETURNING id),
+           bumped AS (INSERT INTO change_counters (name, n) SELECT 'host_groups', 1 WHERE EXISTS (SELECT 1 FROM moved)
+                      ON CONFLICT (name) DO UPDATE SET n = change_counters.n + 1 RETURNING n)
+      SELECT count(*)::integer AS moved FROM moved`, [group, hostId]);
+    return Number(r?.moved ?? 0) > 0;
   }
 
   async listPolicyVersions(group: string): Promise<PolicyRow[]> {

@@ -235,8 +235,9 @@ export class SqliteStore implements Store {
   }
 
   async changeStamp(): Promise<string> {
-    const r = this.sql('SELECT (SELECT coalesce(max(seq), 0) FROM commands) AS c, (SELECT count(*) FROM policies) AS p').get() as Row;
-    return `${String(r.c)}:${String(r.p)}`;
+    const r = this.sql(`SELECT (SELECT coalesce(max(seq), 0) FROM commands) AS c, (SELECT count(*) FROM policies) AS p,
+                               coalesce((SELECT n FROM change_counters WHERE name = 'host_groups'), 0) AS g`).get() as Row;
+    return `${String(r.c)}:${String(r.p)}:${String(r.g)}`;
   }
 
   async addCommand(hostId: string | null, type: string, payload: Record<string, unknown>): Promise<number> {
@@ -477,7 +478,12 @@ export class SqliteStore implements Store {
   }
 
   async setHostGroup(hostId: string, group: string): Promise<boolean> {
-    return this.sql('UPDATE hosts SET grp = ? WHERE id = ?').run(group, hostId).changes > 0;
+    return this.db.transaction(() => {
+      if (this.sql('UPDATE hosts SET grp = ? WHERE id = ?').run(group, hostId).changes === 0) return false;
+      // The change stamp announces the move: servers caching a host's policy read it again.
+      this.sql("INSERT INTO change_counters (name, n) VALUES ('host_groups', 1) ON CONFLICT (name) DO UPDATE SET n = n + 1").run();
+      return true;
+    }).immediate();
   }
 
   async listPolicyVersions(group: string): Promise<PolicyRow[]> {

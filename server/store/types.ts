@@ -222,7 +222,7 @@ export interface Store {
   getPolicy(group: string): Promise<PolicyRow | null>;
   setPolicy(group: string, policy: Record<string, unknown>): Promise<PolicyRow>;
 
-  /** Changes whenever a command or a policy version is added (cheap; polled once a second). */
+  /** Changes whenever a command or a policy version is added or a host moves to another group (cheap; polled once a second). */
   changeStamp(): Promise<string>;
   addCommand(hostId: string | null, type: string, payload: Record<string, unknown>): Promise<number>;
   commandsAfter(hostId: string, seq: number, limit?: number): Promise<CommandRow[]>;
@@ -275,6 +275,7 @@ export interface Store {
   updateDrill(id: string, patch: Partial<Pick<DrillRow, 'violationId' | 'ackedBy' | 'ackedAt'>>): Promise<void>;
   listDrills(q: { from?: string; to?: string; host?: string }): Promise<DrillRow[]>;
 
+  /** Moves the host (false: no such host); the change stamp moves with it. */
   setHostGroup(hostId: string, group: string): Promise<boolean>;
   listPolicyVersions(group: string): Promise<PolicyRow[]>;
   getPolicyVersion(group: string, version: number): Promise<PolicyRow | null>;

@@ -171,21 +171,27 @@ describe('GET /v1/policy and /v1/commands', () => {
     expect((await a.get('/v1/commands?wait=999')).json.error.code).toBe('TG_E_BAD_ENVELOPE');
   });
 
-  it('reads commands from the store once while nothing changes, yet delivers a new command or group within the hub interval', async () => {
+  it('reads nothing from the store while nothing changes, yet delivers a new command or group within the hub interval', async () => {
     const store = t.srv.ctx.store;
     const policy = (await a.get('/v1/policy')).json.version as number;
     const cursor = (await a.get(`/v1/commands?wait=0&after=0&policy=${policy}`)).json.commands.reduce((m: number, c: { seq: number }) => Math.max(m, c.seq), 0) as number;
     await new Promise((r) => setTimeout(r, 1500)); // the hub has seen every earlier change
     const reads: string[] = [];
     const commandsAfter = store.commandsAfter.bind(store);
-    store.commandsAfter = async (hostId, seq, limit) => { reads.push(hostId); return commandsAfter(hostId, seq, limit); };
+    const getHost = store.getHost.bind(store);
+    const getPolicy = store.getPolicy.bind(store);
+    store.commandsAfter = async (hostId, seq, limit) => { reads.push(`commands ${hostId}`); return commandsAfter(hostId, seq, limit); };
+    store.getHost = async (id) => { reads.push(`host ${id}`); return getHost(id); };
+    store.getPolicy = async (group) => { reads.push(`policy ${group}`); return getPolicy(group); };
     try {
       expect((await a.get(`/v1/commands?wait=0&after=${cursor}&policy=${policy}`)).json.commands).toEqual([]);
+      expect(reads.filter((r) => r.startsWith('commands'))).toEqual([`commands ${a.hostId}`]); // wait=0 always reads the commands
+      reads.length = 0;
       for (let i = 0; i < 3; i++) {
         const r = await a.get(`/v1/commands?wait=1&after=${cursor}&policy=${policy}`);
         expect(r.json).toEqual({ policyVersion: policy, commands: [] });
       }
-      expect(reads).toEqual([a.hostId]); // only the wait=0 poll read the store
+      expect(reads).toEqual([]); // waiting polls: neither commands nor the host's group nor its policy
 
       // Written behind the hub's back (another process): a waiting poll has it within a second or so.
       const seq = await store.addCommand(a.hostId, 'drill', { drillId: 'behind-the-hub' });
@@ -194,16 +200,30 @@ describe('GET /v1/policy and /v1/commands', () => {
       expect(got.json.commands.map((c: { seq: number }) => c.seq)).toEqual([seq]);
       expect(Date.now() - t0).toBeLessThan(5000);
 
-      // A host moved to another group changes no stamp: the next poll still answers with the new version at once.
+      // A host moved to another group behind the hub's back: the move moves the store's change
+      // stamp, so a poll already waiting is woken and answers with the new group's version.
       const other = await store.setPolicy('ops-moved', { usb: { mode: 'audit' } });
       await a.get(`/v1/commands?wait=3&after=${seq}&policy=${policy}`); // the hub sees the new policy row
-      expect(await store.setHostGroup(a.hostId, 'ops-moved')).toBe(true);
       t0 = Date.now();
-      const moved = await a.get(`/v1/commands?wait=20&after=${seq}&policy=${policy}`);
-      expect(moved.json.policyVersion).toBe(other.version);
+      const waiting = a.get(`/v1/commands?wait=20&after=${seq}&policy=${policy}`);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await store.setHostGroup(a.hostId, 'ops-moved')).toBe(true);
+      expect((await waiting).json.policyVersion).toBe(other.version);
       expect(Date.now() - t0).toBeLessThan(5000);
+      expect((await a.get('/v1/policy')).json.version).toBe(other.version);
+
+      // Moved through the console, in this process: the hub is poked, the waiting poll answers at once.
+      const back = a.get(`/v1/commands?wait=20&after=${seq}&policy=${other.version}`);
+      await new Promise((r) => setTimeout(r, 300));
+      t0 = Date.now();
+      await store.setHostGroup(a.hostId, 'default');
+      t.srv.ctx.hub.poke();
+      expect((await back).json.policyVersion).toBe(policy);
+      expect(Date.now() - t0).toBeLessThan(500);
     } finally {
       store.commandsAfter = commandsAfter;
+      store.getHost = getHost;
+      store.getPolicy = getPolicy;
       await store.setHostGroup(a.hostId, 'default');
     }
   });

@@ -330,7 +330,7 @@ describe.skipIf(skip !== null)('postgres store', () => {
       const seqs = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).addCommand(null, 'policy.changed', { i })));
       expect([...seqs].sort((x, y) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
       expect((await a.commandsAfter('h1', 0)).map((c) => c.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
-      expect(await b.changeStamp()).toBe('40:0');
+      expect(await b.changeStamp()).toBe('40:0:0');
 
       // Another process is adding command 41 and has not committed yet: command 42 must wait for it,
       // or an agent polling "after 40" would get 42, then ask "after 42" and never see 41.

@@ -115,6 +115,15 @@ export function storeSuite(name: string, open: () => Promise<Store>): void {
       const seq = await s.addCommand('h1', 'drill', { id: 'd' });
       await s.addCommand(null, 'cert.renew', {});
       expect(await s.changeStamp()).not.toBe(mid);
+      // A group move changes a host's policy with no new policy row: the stamp announces it too.
+      await host('h1');
+      const beforeMove = await s.changeStamp();
+      expect(await s.setHostGroup('h1', 'trading')).toBe(true);
+      expect(await s.changeStamp()).not.toBe(beforeMove);
+      const afterMove = await s.changeStamp();
+      expect(await s.setHostGroup('no-such-host', 'trading')).toBe(false);
+      expect(await s.changeStamp()).toBe(afterMove);
+      expect(await s.setHostGroup('h1', 'default')).toBe(true);
       expect((await s.commandsAfter('h1', 0)).map((c) => c.type)).toEqual(['drill', 'cert.renew']);
       expect((await s.commandsAfter('h1', seq)).map((c) => c.type)).toEqual(['cert.renew']);
       expect((await s.commandsAfter('h2', 0)).map((c) => c.type)).toEqual(['cert.renew']);

@@ -7,7 +7,7 @@ import type { App as FastifyInstance } from '../../../http/app.js';
 import { TgError } from '../../../../shared/errors.js';
 import { LIMITS } from '../../../../shared/protocol.js';
 import type { ServerContext } from '../../../context.js';
-import { policyFor } from '../policy/index.js';
+import { currentPolicy } from '../policy/index.js';
 
 function intParam(v: unknown, name: string, min: number, max: number, dflt: number): number {
   if (v === undefined) return dflt;
@@ -36,15 +36,16 @@ export function commandsRoute(app: FastifyInstance, ctx: ServerContext): void {
     const applied = q.policy === undefined ? undefined : intParam(q.policy, 'policy', 0, Number.MAX_SAFE_INTEGER, 0);
     const hostId = req.agent.hostId;
     const deadline = Date.now() + wait * 1000;
-    const closed = new AbortController();
-    const onClose = () => closed.abort();
+    let closed = false;
+    let wakeNow: (() => void) | undefined;
+    const onClose = () => { closed = true; wakeNow?.(); };
     // The connection outlives this poll (keep-alive): its listener goes when the poll does.
     req.raw.socket.once('close', onClose);
     try {
-      // The policy is read at the start of every poll (a host moved to another group changes no
-      // stamp); commands only when the hub has seen a change since this host's last empty read.
-      // A poll with wait=0 always reads both.
-      let policy = await policyFor(ctx, hostId);
+      // The policy comes from the per-host cache that holds while the hub sees no change (a new
+      // policy or a group move moves the store's stamp); commands are read only when the hub has
+      // seen a change since this host's last empty read. A poll with wait=0 reads the commands.
+      let policy = await currentPolicy(ctx, hostId);
       let known = wait > 0 ? emptyReads.get(hostId) : undefined;
       for (;;) {
         const gen = ctx.hub.generation;
@@ -57,15 +58,16 @@ export function commandsRoute(app: FastifyInstance, ctx: ServerContext): void {
           }
         }
         const left = deadline - Date.now();
-        if (commands.length || (applied !== undefined && policy.version !== applied) || left <= 0 || closed.signal.aborted) {
+        if (commands.length || (applied !== undefined && policy.version !== applied) || left <= 0 || closed) {
           return {
             policyVersion: policy.version,
             commands: commands.map((c) => ({ seq: c.seq, type: c.type, payload: c.payload, createdAt: c.createdAt })),
           };
         }
-        await ctx.hub.wait(left, closed.signal);
-        // Woken by a change (not by the deadline or a closed connection): read the policy again too.
-        if (ctx.hub.generation !== gen) policy = await policyFor(ctx, hostId);
+        await new Promise<void>((resolve) => { wakeNow = ctx.hub.wait(left, resolve); });
+        wakeNow = undefined;
+        // Woken by a change (not by the deadline or a closed connection): the policy may have changed too.
+        if (ctx.hub.generation !== gen) policy = await currentPolicy(ctx, hostId);
       }
     } finally {
       req.raw.socket.off('close', onClose);

@@ -92,6 +92,7 @@ export function adminRoutes(ctx: ServerContext): RouteDef[] {
             hostId: str(b.hostId, 'hostId', { max: 128 }), vendorId: str(b.vendorId, 'vendorId', { max: 4 }), productId: str(b.productId, 'productId', { max: 4 }),
             serial: str(b.serial, 'serial', { max: 256 }), reason: str(b.reason, 'reason', { max: 500 }), ttlMs: duration(b.ttl, 'ttl', '8h'), approvedBy: p.user,
           });
+          ctx.hub.poke();
         } catch (e) {
           if (isTgError(e) && e.code === 'TG_E_USAGE') throw new TgError('TG_E_BAD_REQUEST', e.message);
           throw e;

@@ -147,7 +147,9 @@ export function hostRoutes(ctx: ServerContext): RouteDef[] {
         const h = await ctx.store.getHost(id);
         if (!h) throw new TgError('TG_E_NOT_FOUND', `no host ${id}`);
         await ctx.store.setHostGroup(id, group);
-        // Policy versions are unique across groups: the agent's long-poll sees a new version and fetches it.
+        // Policy versions are unique across groups: the agent's long-poll, woken now (other server
+        // processes see the store's change stamp within a second), answers with a new version.
+        ctx.hub.poke();
         await audit(ctx, p.user, 'host.group', id, { from: h.group, to: group });
         return { ok: true };
       },
@@ -162,6 +164,7 @@ export function hostRoutes(ctx: ServerContext): RouteDef[] {
         const note = str(body(req).note, 'note', { max: 200, optional: true });
         const drillId = randomUUID();
         const seq = await ctx.store.addCommand(id, 'drill', { drillId, note, startedBy: p.user });
+        ctx.hub.poke();
         await ctx.store.createDrill({ id: drillId, hostId: id, commandSeq: seq, startedBy: p.user, startedAt: new Date().toISOString() });
         await audit(ctx, p.user, 'drill.start', id, { drillId, note });
         return { ok: true, drillId };

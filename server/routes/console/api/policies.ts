@@ -79,6 +79,7 @@ export function policyRoutes(ctx: ServerContext): RouteDef[] {
         if (!r.ok) throw new TgError('TG_E_POLICY_INVALID', r.error);
         const before = await current(g);
         const row = await ctx.store.setPolicy(g, r.policy as unknown as Record<string, unknown>);
+        ctx.hub.poke();
         await audit(ctx, who(req).user, 'policy.publish', g, { version: row.version, previous: before.version, changes: jsonDiff(before.policy, r.policy).slice(0, 100) });
         return { group: g, version: row.version };
       },
