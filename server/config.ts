@@ -33,6 +33,11 @@ export const ServerConfigSchema = z.strictObject({
    * idle agent's connection keeps only the pages it touches, and a trim every minute.
    */
   mallocTuning: z.boolean().default(true),
+  /**
+   * Listening sockets sharing the agent port (server/listen.ts): each accepts one connection per
+   * event-loop turn, so a fleet reconnecting at once is accepted that many times faster. 1: one socket.
+   */
+  agentAcceptSockets: z.number().int().min(1).max(64).default(8),
   /** IANA zone for report day and month boundaries. */
   timeZone: z.string().max(64).default('Asia/Shanghai'),
 });

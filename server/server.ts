@@ -4,10 +4,11 @@
  *  - console listener: HTTPS with the server certificate; enrollment, CA download, console.
  * The agent API is its own fastify instance, so its hooks never reach console routes.
  */
-import { readFileSync } from 'node:fs';
-import type { Server as HttpsServer } from 'node:https';
+import { closeSync, readFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import type { Duplex } from 'node:stream';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyListenOptions } from 'fastify';
 import type { App } from './http/app.js';
 import pino, { type Logger } from 'pino';
 import { dataPaths, loadConfig, urlHost, type ServerConfig } from './config.js';
@@ -35,6 +36,7 @@ import { startRetention } from './retention.js';
 import { OfflineWatch } from './offline.js';
 import { TicketKeys } from './ticket-keys.js';
 import { tuneMalloc } from './malloc.js';
+import { listenShared, sharedListenUnavailable } from './listen.js';
 
 export interface StartOptions {
   dataDir: string;
@@ -57,6 +59,8 @@ export interface RunningServer {
 }
 
 const TLS_BASE = { minVersion: 'TLSv1.2' as const };
+const AGENT_KEEP_ALIVE_MS = 75_000;
+const AGENT_REQUEST_TIMEOUT_MS = 120_000;
 /**
  * Connections the kernel may hold for the agent listener before the server accepts them (capped by
  * net.core.somaxconn, 4096 on current kernels). Node's default of 511 overflows when thousands of
@@ -110,8 +114,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const agentApp = Fastify({
     loggerInstance: log.child({ listener: 'agent' }) as FastifyBaseLogger,
     https: agentTls(),
-    keepAliveTimeout: 75_000,
-    requestTimeout: 120_000,
+    keepAliveTimeout: AGENT_KEEP_ALIVE_MS,
+    requestTimeout: AGENT_REQUEST_TIMEOUT_MS,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024 * 1024,
   });
@@ -141,20 +145,23 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   const closers: (() => Promise<void>)[] = [];
   let ticketTimer: NodeJS.Timeout | undefined;
+  /** fastify's own server first, then one more per further shared socket. */
+  const agentServers: HttpsServer[] = [];
   try {
-    await agentApp.listen({ port: config.agentPort, host: config.bind, backlog: AGENT_LISTEN_BACKLOG });
-    closers.push(() => agentApp.close());
-    const agentServer = agentApp.server as unknown as HttpsServer;
-    agentServer.on('secureConnection', (s: TLSSocket) => {
-      revocations.track(s);
-      metrics.counters.agentHandshakes++;
-      if (s.isSessionReused()) metrics.counters.agentHandshakesResumed++;
-    });
-    revocations.onCrl(() => agentServer.setSecureContext(agentTls()));
+    agentServers.push(...await listenAgents(agentApp, config, agentTls, log));
+    closers.push(() => closeAgents(agentApp, agentServers));
+    for (const agentServer of agentServers) {
+      agentServer.on('secureConnection', (s: TLSSocket) => {
+        revocations.track(s);
+        metrics.counters.agentHandshakes++;
+        if (s.isSessionReused()) metrics.counters.agentHandshakesResumed++;
+      });
+    }
+    revocations.onCrl(() => { for (const s of agentServers) s.setSecureContext(agentTls()); });
     ticketTimer = setInterval(() => {
       try {
         const k = tickets.refresh();
-        if (k) agentServer.setTicketKeys(k);
+        if (k) for (const s of agentServers) s.setTicketKeys(k);
       } catch (err) {
         log.warn({ err }, 'TLS ticket key refresh failed; keeping the current key');
       }
@@ -175,7 +182,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     await store.close();
     throw e;
   }
-  const agentPort = (agentApp.server.address() as { port: number }).port;
+  const agentPort = (agentServers[0]!.address() as { port: number }).port;
   const consolePort = (consoleApp.server.address() as { port: number }).port;
   ctx.config = { ...config, agentPort, consolePort };
   const host = urlHost(config.bind);
@@ -194,11 +201,58 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       stopOffline();
       malloc?.stop();
       metrics.close();
-      const agentServer = agentApp.server as unknown as HttpsServer;
-      agentServer.closeAllConnections?.();
-      await Promise.all([agentApp.close(), consoleApp.close()]);
+      await Promise.all([closeAgents(agentApp, agentServers), consoleApp.close()]);
       await stopAlerting();
       await store.close();
     },
   };
+}
+
+/**
+ * Listen on the agent port: `agentAcceptSockets` sockets sharing it where the platform allows
+ * (server/listen.ts), a plain https server on each, all routed into the one fastify instance with
+ * the same TLS, timeouts and hooks; else fastify's own server on one socket.
+ */
+async function listenAgents(app: App, config: ServerConfig, tls: () => HttpsOptions, log: Logger): Promise<HttpsServer[]> {
+  const why = sharedListenUnavailable(config.bind, config.agentAcceptSockets);
+  if (why) {
+    if (config.agentAcceptSockets > 1) log.warn(`agent listener: one accepting socket (${why})`);
+    await app.listen({ port: config.agentPort, host: config.bind, backlog: AGENT_LISTEN_BACKLOG });
+    return [app.server as unknown as HttpsServer];
+  }
+  const { fds } = listenShared(config.bind, config.agentPort, AGENT_LISTEN_BACKLOG, config.agentAcceptSockets);
+  // One plain https server per socket, each routed into fastify (whose own server does not listen:
+  // fastify hands net.Server#listen an options object, and Node takes a descriptor's backlog only
+  // as a separate argument; it calls listen(2) again with 511 otherwise).
+  await app.ready();
+  // fastify's own answer to a malformed request (400/408/431, then close), as on its server.
+  const clientError = (app.server as unknown as HttpsServer).listeners('clientError') as ((err: Error, socket: Duplex) => void)[];
+  const servers: HttpsServer[] = [];
+  try {
+    for (const fd of fds) {
+      const s = createHttpsServer(tls(), app.routing);
+      s.keepAliveTimeout = AGENT_KEEP_ALIVE_MS;
+      s.requestTimeout = AGENT_REQUEST_TIMEOUT_MS;
+      for (const l of clientError) s.on('clientError', l);
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen({ fd }, AGENT_LISTEN_BACKLOG, () => { s.off('error', reject); resolve(); });
+      });
+      servers.push(s);
+    }
+    return servers;
+  } catch (e) {
+    for (const s of servers) s.close();
+    // The sockets no server took over (the one whose listen failed may be Node's now: left alone).
+    for (const fd of fds.slice(servers.length + 1)) closeSync(fd);
+    throw e;
+  }
+}
+
+/** Close the agent listener's servers and their connections (fastify's own among them or not). */
+async function closeAgents(app: App, servers: HttpsServer[]): Promise<void> {
+  const own = app.server as unknown as HttpsServer;
+  for (const s of servers) s.closeAllConnections();
+  own.closeAllConnections?.();
+  await Promise.all([app.close(), ...servers.filter((s) => s !== own).map((s) => new Promise((r) => s.close(r)))]);
 }
