@@ -85,7 +85,7 @@ export class Revocations {
 
   private closeRevoked(): void {
     for (const s of this.sockets) {
-      const serial = s.getPeerCertificate()?.serialNumber;
+      const serial = s.getPeerX509Certificate()?.serialNumber;
       if (serial && this.serials.has(normaliseSerial(serial))) {
         this.log.info({ serial }, 'closing connection of a revoked certificate');
         s.destroy();

@@ -28,11 +28,14 @@ export async function identify(ctx: ServerContext, req: FastifyRequest): Promise
   const socket = req.raw.socket as TLSSocket;
   let id = bySocket.get(socket);
   if (!id) {
-    const peer = socket.authorized ? socket.getPeerCertificate() : null;
+    // The X509Certificate, not getPeerCertificate(): that one builds an object with three
+    // fingerprints and the public key for every new connection, a fleet's reconnect storm long.
+    const peer = socket.authorized ? socket.getPeerX509Certificate() : undefined;
     if (!peer || !peer.serialNumber) throw new TgError('TG_E_CERT_REQUIRED');
     const serial = normaliseSerial(peer.serialNumber);
     const row = await ctx.store.getCert(serial);
-    if (!row || row.hostId !== peer.subject?.CN) throw new TgError('TG_E_CERT_UNKNOWN');
+    // The subject, one attribute per line: the host's id must be its common name.
+    if (!row || !peer.subject.split('\n').includes(`CN=${row.hostId}`)) throw new TgError('TG_E_CERT_UNKNOWN');
     id = { hostId: row.hostId, serial, notAfter: Date.parse(row.notAfter) };
     bySocket.set(socket, id);
   }
