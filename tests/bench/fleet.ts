@@ -10,7 +10,8 @@
  * The file-descriptor limit is raised for this process and its children with prlimit (root).
  * Env: BENCH_FLEET_AGENTS (10000), BENCH_FLEET_WORKERS (4), BENCH_FLEET_IDLE_SECONDS (120),
  *      BENCH_FLEET_RAMP_SECONDS (60), BENCH_FLEET_BASELINE (1: also run the baseline), BENCH_FLEET_STORM (1),
- *      BENCH_PROFILE=1 (CPU profiles of the server and of one simulator worker in .cache/profiles).
+ *      BENCH_PROFILE=1 (CPU profiles of the server and of one simulator worker in .cache/profiles),
+ *      BENCH_FLEET_ACCEPT_SOCKETS (the server's agentAcceptSockets; default: its config's).
  */
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -202,6 +203,10 @@ async function stormPhase(srv: { current: ServerProcess }, restart: () => Promis
 async function termguardRun(fx: FleetFixture, tmp: string): Promise<{ idle: IdleResult; storm: StormResult | null }> {
   const dataDir = join(tmp, 'data');
   cpSync(fx.dataDir, dataDir, { recursive: true });
+  if (process.env.BENCH_FLEET_ACCEPT_SOCKETS) { // A/B of the agent port's accepting sockets (server/listen.ts)
+    const file = join(dataDir, 'config.json');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), agentAcceptSockets: Number(process.env.BENCH_FLEET_ACCEPT_SOCKETS) }, null, 2));
+  }
   const first = await startServerProcess(dataDir, { nodeArgs: [...profileArgs('fleet-server'), ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)] });
   const ports = { agentPort: Number(new URL(first.agentUrl).port), consolePort: Number(new URL(first.consoleUrl).port) };
   const srv = { current: first };
