@@ -3,15 +3,11 @@ import { Worker } from 'node:worker_threads';
 import { TgError } from '../../shared/errors.js';
 import type { WriteRequest, WriteResult } from './sqlite-writer.js';
 
-/** What the writer thread answers per request, in arrays (one per group commit). */
-interface Answer { seq: number; result?: WriteResult; error?: string }
-
 export class WriterThread {
   private readonly worker: Worker;
   private seq = 0;
   private readonly pending = new Map<number, { resolve: (r: WriteResult) => void; reject: (e: Error) => void }>();
   private dead: Error | null = null;
-  private outbox: { seq: number; req: WriteRequest }[] = [];
 
   private readonly checkpointer: Worker;
 
@@ -19,15 +15,13 @@ export class WriterThread {
     this.worker = startWorker({ file, role: 'writer' });
     this.checkpointer = startWorker({ file, role: 'checkpointer' });
     this.checkpointer.on('error', () => { /* checkpoints are an optimisation; SQLite still works without them */ });
-    this.worker.on('message', (m: Answer[] | 'closed') => {
+    this.worker.on('message', (m: { seq: number; result?: WriteResult; error?: string } | 'closed') => {
       if (m === 'closed') return;
-      for (const a of m) {
-        const p = this.pending.get(a.seq);
-        if (!p) continue;
-        this.pending.delete(a.seq);
-        if (a.error !== undefined) p.reject(new TgError('TG_E_STORE', `event writer: ${a.error}`));
-        else p.resolve(a.result!);
-      }
+      const p = this.pending.get(m.seq);
+      if (!p) return;
+      this.pending.delete(m.seq);
+      if (m.error !== undefined) p.reject(new TgError('TG_E_STORE', `event writer: ${m.error}`));
+      else p.resolve(m.result!);
     });
     const fail = (e: Error) => {
       this.dead = e;
@@ -43,34 +37,15 @@ export class WriterThread {
     return new Promise((resolve, reject) => {
       const seq = ++this.seq;
       this.pending.set(seq, { resolve, reject });
-      this.outbox.push({ seq, req });
-      if (this.outbox.length === 1) setImmediate(this.send);
+      this.worker.postMessage({ seq, req });
     });
   }
-
-  /**
-   * The requests of one event-loop turn go to the writer in one message (one copy, one wake-up of
-   * its thread): a fleet reconnecting at once brings dozens of heartbeats per turn.
-   */
-  private readonly send = () => {
-    const batch = this.outbox;
-    this.outbox = [];
-    if (this.dead) {
-      for (const m of batch) {
-        this.pending.get(m.seq)?.reject(new TgError('TG_E_STORE', `event writer stopped: ${this.dead.message}`));
-        this.pending.delete(m.seq);
-      }
-      return;
-    }
-    this.worker.postMessage(batch);
-  };
 
   async close(): Promise<void> {
     const cpDone = new Promise<void>((resolve) => this.checkpointer.once('exit', () => resolve()));
     this.checkpointer.postMessage('close');
     await cpDone;
     if (this.dead) return;
-    if (this.outbox.length) this.send(); // what this turn wrote goes in before the close
     const closed = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.postMessage('close');
     const t = setTimeout(() => void this.worker.terminate(), 10_000);

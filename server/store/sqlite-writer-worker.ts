@@ -1,7 +1,7 @@
 /**
- * Worker threads of the SQLite store. Role `writer`: requests (in arrays, one per event-loop turn of
- * the server) that arrive while a transaction runs are queued and committed together in the next one
- * (group commit); the answers go back after their commit, one array per commit. Role `checkpointer`: checkpoints the WAL from its own connection whenever it passes 32 MiB.
+ * Worker threads of the SQLite store. Role `writer`: requests that arrive while a transaction
+ * runs are queued and committed together in the next one (group commit); each answer goes back
+ * after its commit. Role `checkpointer`: checkpoints the WAL from its own connection whenever it passes 32 MiB.
  */
 import { statSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -43,13 +43,13 @@ function flush(): void {
   queue = [];
   try {
     const results = writer.write(batch.map((m) => m.req));
-    parentPort!.postMessage(batch.map((m, i) => ({ seq: m.seq, result: results[i] })));
+    batch.forEach((m, i) => parentPort!.postMessage({ seq: m.seq, result: results[i] }));
   } catch (e) {
-    parentPort!.postMessage(batch.map((m) => ({ seq: m.seq, error: (e as Error).message })));
+    for (const m of batch) parentPort!.postMessage({ seq: m.seq, error: (e as Error).message });
   }
 }
 
-parentPort!.on('message', (m: Message[] | 'close') => {
+parentPort!.on('message', (m: Message | 'close') => {
   if (m === 'close') {
     if (queue.length) flush();
     writer.close();
@@ -57,7 +57,7 @@ parentPort!.on('message', (m: Message[] | 'close') => {
     setImmediate(() => process.exit(0));
     return;
   }
-  queue.push(...m);
+  queue.push(m);
   if (!scheduled) {
     scheduled = true;
     setImmediate(flush);
