@@ -10,33 +10,14 @@
  * many connections per turn, one Node server each, all routed to the same fastify instance.
  * Linux only; without the addon, or for a host name rather than an address, one socket as before.
  */
-import { createRequire } from 'node:module';
+import { nativeAddon } from './native-addon.js';
 import { isIP } from 'node:net';
 
 interface ListenAddon {
   listenShared(address: string, port: number, backlog: number, count: number): { fds: number[]; port: number };
 }
 
-const ADDON_PATHS = [
-  './native/listen/build/Release/termguard_listen.node', // from server/ (sources, tests)
-  '../../server/native/listen/build/Release/termguard_listen.node', // from dist/server/
-];
-
-let addon: ListenAddon | null | undefined;
-
-function listenAddon(): ListenAddon | null {
-  if (addon !== undefined) return addon;
-  addon = null;
-  if (process.platform !== 'linux') return addon;
-  const require = createRequire(import.meta.url);
-  for (const p of ADDON_PATHS) {
-    try {
-      addon = require(p) as ListenAddon;
-      break;
-    } catch { /* try the next layout */ }
-  }
-  return addon;
-}
+const listenAddon = () => nativeAddon<ListenAddon>('listen');
 
 /** Why shared sockets are not used here (null: they can be). */
 export function sharedListenUnavailable(address: string, count: number): string | null {

@@ -10,8 +10,8 @@
  * and the JDK's TrimNativeHeap do. Without glibc, or without the addon (npm --ignore-scripts),
  * nothing changes and the server says so once.
  */
-import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
+import { nativeAddon } from './native-addon.js';
 
 export interface MallocStats { heapBytes: number; inUseBytes: number; freeBytes: number; mmappedBytes: number; mmappedChunks: number }
 
@@ -25,26 +25,9 @@ interface MallocAddon {
 export const MMAP_THRESHOLD = 16 * 1024;
 export const TRIM_EVERY_MS = 60_000;
 
-const ADDON_PATHS = [
-  './native/malloc/build/Release/termguard_malloc.node', // from server/ (sources, tests)
-  '../../server/native/malloc/build/Release/termguard_malloc.node', // from dist/server/
-];
-
-let addon: MallocAddon | null | undefined;
-
 /** The addon, or null where it is not built or not glibc's to tune. */
 export function mallocAddon(): MallocAddon | null {
-  if (addon !== undefined) return addon;
-  addon = null;
-  if (process.platform !== 'linux') return addon;
-  const require = createRequire(import.meta.url);
-  for (const p of ADDON_PATHS) {
-    try {
-      addon = require(p) as MallocAddon;
-      break;
-    } catch { /* try the next layout */ }
-  }
-  return addon;
+  return nativeAddon<MallocAddon>('malloc');
 }
 
 export interface MallocTuning {
