@@ -10,8 +10,13 @@ import { identify } from '../../server/routes/agent/identity.js';
 import type { ServerContext } from '../../server/context.js';
 import type { FastifyRequest } from 'fastify';
 
-function fakeSocket(peer: Record<string, unknown> | null, authorized = true) {
-  return Object.assign(new EventEmitter(), { authorized, getPeerCertificate: () => peer ?? {}, destroy() { this.destroyed = true; }, destroyed: false });
+/**
+ * A TLS socket as identify() sees it: getPeerX509Certificate() answers undefined when there is no
+ * peer certificate, else an X509Certificate whose subject is one attribute per line.
+ */
+function fakeSocket(peer: { serialNumber: string; subject: string | { CN: string } } | null, authorized = true) {
+  const x509 = peer && { serialNumber: peer.serialNumber, subject: typeof peer.subject === 'string' ? peer.subject : `O=termguard\nCN=${peer.subject.CN}` };
+  return Object.assign(new EventEmitter(), { authorized, getPeerX509Certificate: () => x509 ?? undefined, destroy() { this.destroyed = true; }, destroyed: false });
 }
 
 function ctx(opts: { revoked?: Set<string>; certs?: Record<string, { hostId: string; notAfter: string }> }): ServerContext {
@@ -40,6 +45,12 @@ describe('agent identity in the request path', () => {
     const s = fakeSocket({ serialNumber: '01', subject: { CN: 'someone-else' } });
     await expect(identify(ctx({ certs: { '1': { hostId: 'host-1', notAfter: future } } }), req(s))).rejects.toMatchObject({ code: 'TG_E_CERT_UNKNOWN' });
     await expect(identify(ctx({}), req(fakeSocket({ serialNumber: '02', subject: { CN: 'x' } })))).rejects.toMatchObject({ code: 'TG_E_CERT_UNKNOWN' });
+    // The common name must be the host id itself: not a longer name, not another attribute's value.
+    const certs = { '5': { hostId: 'host-5', notAfter: future } };
+    for (const subject of ['CN=host-5x', 'OU=CN=host-5', 'CN=host-5 ', 'O=host-5']) {
+      await expect(identify(ctx({ certs }), req(fakeSocket({ serialNumber: '05', subject })))).rejects.toMatchObject({ code: 'TG_E_CERT_UNKNOWN' });
+    }
+    await expect(identify(ctx({ certs }), req(fakeSocket({ serialNumber: '05', subject: 'C=CN\nCN=host-5' })))).resolves.toMatchObject({ hostId: 'host-5' });
   });
 
   it('refuses per request once revoked, on an already identified connection, and closes it', async () => {
