@@ -13,13 +13,13 @@ import { enrollTestAgent, https, startTestServer, tempDir, type TestAgent, type 
 
 let t: TestServer;
 let agent: TestAgent;
-beforeAll(async () => { t = await startTestServer(); agent = await enrollTestAgent(t); }, 60_000);
+beforeAll(async () => { t = await startTestServer({ agentAcceptSockets: 8 }); agent = await enrollTestAgent(t); }, 60_000);
 afterAll(async () => { await t?.stop(); });
 
 const listening = (port: number) => execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim().split('\n');
 
 describe('agent listener sockets', () => {
-  it('the agent port has 8 accepting sockets, each queueing up to 4,096 connections (a fleet returning at once is not dropped)', () => {
+  it('agentAcceptSockets: 8 gives the agent port 8 accepting sockets, each queueing up to 4,096 connections (a fleet returning at once is not dropped)', () => {
     const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
     // For a listening socket, ss shows the accept backlog in Send-Q.
     const lines = listening(t.srv.agentPort);
@@ -43,8 +43,10 @@ describe('agent listener sockets', () => {
     const dir = tempDir('tg-srv-taken-');
     try {
       await initData(dir, {});
-      const second = startServer({ dataDir: dir, agentPort: t.srv.agentPort, consolePort: 0, bind: '127.0.0.1', logger: pino({ level: 'silent' }) });
-      await expect(second).rejects.toThrow(/bind: Address already in use/);
+      for (const agentAcceptSockets of [8, 1]) {
+        const second = startServer({ dataDir: dir, agentPort: t.srv.agentPort, consolePort: 0, bind: '127.0.0.1', logger: pino({ level: 'silent' }), overrides: { agentAcceptSockets } });
+        await expect(second).rejects.toThrow(agentAcceptSockets > 1 ? /bind: Address already in use/ : /EADDRINUSE/);
+      }
       // The first server still has its 8 sockets and serves.
       expect(listening(t.srv.agentPort)).toHaveLength(8);
       expect((await agent.get('/v1/policy')).status).toBe(200);
@@ -53,11 +55,12 @@ describe('agent listener sockets', () => {
     }
   });
 
-  it('agentAcceptSockets: 1 listens the ordinary way, on one socket', async () => {
-    const one = await startTestServer({ agentAcceptSockets: 1 });
+  it('by default (agentAcceptSockets: 1) the server listens the ordinary way, on one socket', async () => {
+    const one = await startTestServer();
     try {
       const lines = listening(one.srv.agentPort);
       expect(lines).toHaveLength(1);
+      expect(Number(lines[0]!.trim().split(/\s+/)[2])).toBe(Math.min(4096, Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'))));
       const a = await enrollTestAgent(one);
       expect((await a.get('/v1/policy')).status).toBe(200);
     } finally {
