@@ -145,7 +145,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
 
   const closers: (() => Promise<void>)[] = [];
   let ticketTimer: NodeJS.Timeout | undefined;
-  /** fastify's own server first, then one more per further shared socket. */
+  /** fastify's own server on one socket, or one plain https server per shared socket. */
   const agentServers: HttpsServer[] = [];
   try {
     agentServers.push(...await listenAgents(agentApp, config, agentTls, log));
@@ -249,10 +249,12 @@ async function listenAgents(app: App, config: ServerConfig, tls: () => HttpsOpti
   }
 }
 
-/** Close the agent listener's servers and their connections (fastify's own among them or not). */
+/**
+ * Close the agent listener's servers and their connections. fastify closes its own server (the
+ * listening one, or idle when the shared sockets have servers of their own); the others close here.
+ */
 async function closeAgents(app: App, servers: HttpsServer[]): Promise<void> {
   const own = app.server as unknown as HttpsServer;
   for (const s of servers) s.closeAllConnections();
-  own.closeAllConnections?.();
   await Promise.all([app.close(), ...servers.filter((s) => s !== own).map((s) => new Promise((r) => s.close(r)))]);
 }

@@ -11,7 +11,6 @@
 #include <string.h>
 #if defined(__linux__)
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -34,7 +34,8 @@ export async function currentPolicy(ctx: ServerContext, hostId: string): Promise
   return answer;
 }
 
-export async function policyFor(ctx: ServerContext, hostId: string): Promise<HostPolicy> {
+/** The host's group and that group's newest policy (else the default group's), read from the store. */
+async function policyFor(ctx: ServerContext, hostId: string): Promise<HostPolicy> {
   const host = await ctx.store.getHost(hostId);
   const group = host?.group ?? 'default';
   const row = (await ctx.store.getPolicy(group)) ?? (group !== 'default' ? await ctx.store.getPolicy('default') : null);
