@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { StoredEvent } from '../shared/events.js';
 import type { ServerContext } from './context.js';
-import { raiseViolations } from './violations.js';
+import { announceViolations, draftViolations } from './violations.js';
 
 /** Heartbeats missed before a host counts as offline. */
 export const MISSED_HEARTBEATS = 3;
@@ -84,9 +84,10 @@ export class OfflineWatch {
           },
         };
         const { host: _host, receivedAt: _r, ...wire } = event;
-        // No touch: the server's own event must not mark the host seen.
-        await this.ctx.store.insertEvents(h.id, [wire], event.receivedAt);
-        await raiseViolations(this.ctx, [event], now);
+        // No touch: the server's own event must not mark the host seen. The violation goes in the same commit.
+        const { drafts } = draftViolations([event], now);
+        const result = await this.ctx.store.insertEvents(h.id, [wire], event.receivedAt, undefined, drafts);
+        announceViolations(this.ctx, result.violations);
         raised.push(h.id);
         this.ctx.log.warn({ host: h.id, lastContact: event.data.lastContact, intervalSeconds: seconds }, 'host offline: missed heartbeats');
       }

@@ -1,16 +1,20 @@
 /**
- * Raising violations from stored events, and the jobs around them: the ingest path calls
- * `raise` after the events are committed; `sweep` at start-up re-derives the last hours (a crash
- * between the two commits loses nothing: violations are keyed by event id); `escalate` marks the
- * overdue ones every minute and forwards them.
+ * Raising violations from stored events, and the jobs around them: a rule that needs only its event
+ * is drafted before the commit and inserted with the events; the rules that read the store (drills,
+ * hardening runs) go through `raise` after it, and `sweep` at start-up re-derives those of the last
+ * hours (a crash between the two commits loses nothing: violations are keyed by event id); `escalate`
+ * marks the overdue ones every minute and forwards them.
  */
 import type { StoredEvent } from '../shared/events.js';
 import type { ServerContext } from './context.js';
 import { deriveViolation, VIOLATION_TYPES } from './rules/violations.js';
 import type { ViolationDraft } from './store/types.js';
 
-/** Event types whose rule needs the store (a drill's command, the host's open hardening violation). */
-const NEEDS_STORE = new Set(['drill', 'host.check']);
+/**
+ * Event types whose rule needs the store (a drill's command, the host's open hardening violation):
+ * the only violations raised after their events' commit, so the only ones the start-up sweep derives.
+ */
+export const NEEDS_STORE = new Set(['drill', 'host.check']);
 
 /**
  * Drafts for the events whose rule is a function of the event alone, to be inserted in the same
@@ -70,11 +74,12 @@ export async function raiseViolations(ctx: ServerContext, events: StoredEvent[],
   return inserted;
 }
 
-/** Re-derive violations from events of the last `hours` (idempotent). */
+/** Re-derive the after-commit rules' violations from events of the last `hours` (idempotent). */
 export async function sweepViolations(ctx: ServerContext, hours = 2): Promise<number> {
   const since = new Date(Date.now() - hours * 3_600_000).toISOString();
   let n = 0;
-  for (const type of VIOLATION_TYPES) {
+  // The other rules' violations are inserted in the events' own commit: a kill cannot separate them.
+  for (const type of NEEDS_STORE) {
     // By arrival, from `since`: a range on the (received_at, id) index, not a scan of every event.
     let after = { receivedAt: since, id: '' };
     for (;;) {

@@ -108,6 +108,12 @@ export const PG_MIGRATIONS: string[] = [
   `
   CREATE TABLE change_counters (name ${C} PRIMARY KEY, n bigint NOT NULL);
   INSERT INTO change_counters (name, n) VALUES ('host_groups', 0);
+  `,  // The start-up sweep reads the events whose violations are raised after their commit (drills,
+  // hardening runs) by arrival: without these a range on events_received walked every event of the
+  // window (1.3 s of start-up at 1.6 million events). Each holds only its type's rows.
+  `
+  CREATE INDEX events_drill_received ON events (received_at, id) WHERE type = 'drill';
+  CREATE INDEX events_check_received ON events (received_at, id) WHERE type = 'host.check';
   `,
 ];
 

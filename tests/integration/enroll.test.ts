@@ -264,6 +264,10 @@ describe('termguard-agent enroll', () => {
     const flagged = await t.srv.ctx.store.queryEvents({ host: id1, type: 'host.clone_detected' });
     expect(flagged).toHaveLength(1);
     expect(flagged[0]!.data.cloneHostId).toBe(id2);
+    // The violation is raised with the event, not at the next start-up.
+    const v = await t.srv.ctx.store.listViolations({ host: id1, type: 'host.clone_detected' });
+    expect(v.total).toBe(1);
+    expect(v.items[0]!.eventId).toBe(flagged[0]!.id);
   });
 
   it('recovers an expired certificate with the renewal secret and the same key, without a token', async () => {

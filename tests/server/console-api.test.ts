@@ -197,12 +197,16 @@ describe('violations from agent events', () => {
 describe('start-up sweep', () => {
   it('raises the violations of events committed without them (a crash between the two commits), once', async () => {
     const { sweepViolations } = await import('../../server/violations.js');
-    const e = newEvent('host.antimalware_disabled', 'high', ['art18'], { products: [] });
+    // A hardening run's rule reads the store, so its violation is raised after the events' commit.
+    const e = newEvent('host.check', 'medium', ['art31'], { profile: 'sweep-test', summary: { pass: 3, fail: 2 } });
     await t.srv.ctx.store.insertEvents(agent.hostId, [e], new Date().toISOString());
-    expect((await t.srv.ctx.store.listViolations({ type: 'host.antimalware_disabled' })).total).toBe(0);
+    const before = (await t.srv.ctx.store.listViolations({ host: agent.hostId, type: 'host.check', state: 'unresolved' })).total;
+    expect(before).toBe(0);
     expect(await sweepViolations(t.srv.ctx)).toBe(1);
     expect(await sweepViolations(t.srv.ctx)).toBe(0);
-    expect((await t.srv.ctx.store.listViolations({ type: 'host.antimalware_disabled' })).items[0]!.eventId).toBe(e.id);
+    const after = await t.srv.ctx.store.listViolations({ host: agent.hostId, type: 'host.check', state: 'unresolved' });
+    expect(after.total).toBe(1);
+    expect(after.items[0]!.eventId).toBe(e.id);
   });
 });
 
