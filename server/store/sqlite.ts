@@ -3,6 +3,7 @@
  * its own worker thread with group commits in the server, inline elsewhere. Several processes may
  * open the same file (the CLI reads while the server writes): WAL plus a busy timeout makes that safe.
  */
+import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { AgentEvent, StoredEvent, Severity } from '../../shared/events.js';
 import type {
@@ -33,6 +34,9 @@ export class SqliteStore implements Store {
   private readonly writer: { write(r: WriteRequest): Promise<WriteResult>; close(): Promise<void> };
 
   constructor(file: string, opts: { writerThread?: boolean } = {}) {
+    // Created owner-only (events, password hashes, session digests); SQLite gives the -wal and -shm
+    // files the database file's mode. An existing file keeps the mode its operator chose.
+    if (file !== ':memory:') closeSync(openSync(file, 'a', 0o600));
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');

@@ -40,6 +40,8 @@ describe('termguard-server', () => {
     const der = new X509Certificate(readFileSync(join(data, 'ca.crt'))).raw;
     expect(hash).toBe('sha256:' + createHash('sha256').update(der).digest('hex'));
     expect(statSync(join(data, 'ca.key')).mode & 0o777).toBe(0o600);
+    // The database (events, password hashes) is the owner's alone, whatever the umask.
+    expect(statSync(join(data, 'termguard.db')).mode & 0o777).toBe(0o600);
     expect(new X509Certificate(readFileSync(join(data, 'ca.crt'))).publicKey.asymmetricKeyDetails?.modulusLength).toBeGreaterThanOrEqual(3072);
     const san = new X509Certificate(readFileSync(join(data, 'server.crt'))).subjectAltName;
     expect(san).toContain('DNS:tg.example');
