@@ -80,7 +80,7 @@ export async function sweepViolations(ctx: ServerContext, hours = 2): Promise<nu
   let n = 0;
   // The other rules' violations are inserted in the events' own commit: a kill cannot separate them.
   for (const type of NEEDS_STORE) {
-    // By arrival, from `since`: a range on the (received_at, id) index, not a scan of every event.
+    // By arrival, from `since`: a range on the type's partial (received_at, id) index, holding only its rows.
     let after = { receivedAt: since, id: '' };
     for (;;) {
       const page = await ctx.store.queryEvents({ type, after, limit: 2000 });

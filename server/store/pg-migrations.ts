@@ -108,7 +108,8 @@ export const PG_MIGRATIONS: string[] = [
   `
   CREATE TABLE change_counters (name ${C} PRIMARY KEY, n bigint NOT NULL);
   INSERT INTO change_counters (name, n) VALUES ('host_groups', 0);
-  `,  // The start-up sweep reads the events whose violations are raised after their commit (drills,
+  `,
+  // The start-up sweep reads the events whose violations are raised after their commit (drills,
   // hardening runs) by arrival: without these a range on events_received walked every event of the
   // window (1.3 s of start-up at 1.6 million events). Each holds only its type's rows.
   `
