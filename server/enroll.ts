@@ -16,7 +16,7 @@ import { issueAgentCert, verifyCsr, type IssuedCert } from './pki/ca.js';
 import { hashSecret, newSecret, secretMatches } from './auth/secrets.js';
 import type { ServerContext } from './context.js';
 import type { HostRow } from './store/types.js';
-import { announceViolations, draftViolations } from './violations.js';
+import { storeServerEvent } from './violations.js';
 
 export const EnrollRequest = z.strictObject({
   token: z.string().min(1).max(256),
@@ -102,9 +102,7 @@ export async function enroll(ctx: ServerContext, req: EnrollRequest, agentUrl: s
   if (cloneOf) {
     // Recorded on the original host, so whoever watches it sees that its identity was copied.
     const e = newEvent('host.clone_detected', 'high', ['art31'], { cloneHostId: hostId, machineId: req.machineId, hostname: req.hostname });
-    // Its violation goes in with it, in one commit.
-    const { drafts } = draftViolations([{ ...e, host: cloneOf, receivedAt: now }], new Date(now));
-    announceViolations(ctx, (await ctx.store.insertEvents(cloneOf, [e], now, undefined, drafts)).violations);
+    await storeServerEvent(ctx, cloneOf, e, new Date(now));
     ctx.log.warn({ hostId, cloneOf, machineId: req.machineId }, 'clone enrolled: same machine id, different key');
   }
   return { ...response(ctx, hostId, issued, renewalSecret, agentUrl), ...(cloneOf ? { cloneOf } : {}) };

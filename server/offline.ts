@@ -7,9 +7,9 @@
  * heard from again, the spell's open violation is resolved by the server with a note saying when.
  */
 import { createHash } from 'node:crypto';
-import type { StoredEvent } from '../shared/events.js';
+import type { AgentEvent, StoredEvent } from '../shared/events.js';
 import type { ServerContext } from './context.js';
-import { announceViolations, draftViolations } from './violations.js';
+import { storeServerEvent } from './violations.js';
 
 /** Heartbeats missed before a host counts as offline. */
 export const MISSED_HEARTBEATS = 3;
@@ -76,18 +76,14 @@ export class OfflineWatch {
         const id = spellId(h.id, last.id);
         this.settled.set(h.id, h.lastSeen!);
         if (await this.ctx.store.getEvent(id)) continue; // this spell is already raised (here or by another process)
-        const event: StoredEvent = {
-          id, type: 'agent.offline', time: now.toISOString(), host: h.id, receivedAt: now.toISOString(), severity: 'high', articles: ['art31'],
+        const event: AgentEvent = {
+          id, type: 'agent.offline', time: now.toISOString(), severity: 'high', articles: ['art31'],
           data: {
             source: 'server', lastContact: new Date(lastContact).toISOString(), lastEvent: { id: last.id, type: last.type, time: last.time },
             intervalSeconds: seconds, missedHeartbeats: Math.floor(silentMs / (seconds * 1000)),
           },
         };
-        const { host: _host, receivedAt: _r, ...wire } = event;
-        // No touch: the server's own event must not mark the host seen. The violation goes in the same commit.
-        const { drafts } = draftViolations([event], now);
-        const result = await this.ctx.store.insertEvents(h.id, [wire], event.receivedAt, undefined, drafts);
-        announceViolations(this.ctx, result.violations);
+        await storeServerEvent(this.ctx, h.id, event, now);
         raised.push(h.id);
         this.ctx.log.warn({ host: h.id, lastContact: event.data.lastContact, intervalSeconds: seconds }, 'host offline: missed heartbeats');
       }

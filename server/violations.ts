@@ -5,7 +5,7 @@
  * hours (a crash between the two commits loses nothing: violations are keyed by event id); `escalate`
  * marks the overdue ones every minute and forwards them.
  */
-import type { StoredEvent } from '../shared/events.js';
+import type { AgentEvent, StoredEvent } from '../shared/events.js';
 import type { ServerContext } from './context.js';
 import { deriveViolation, VIOLATION_TYPES } from './rules/violations.js';
 import type { ViolationDraft } from './store/types.js';
@@ -72,6 +72,18 @@ export async function raiseViolations(ctx: ServerContext, events: StoredEvent[],
   }
   announceViolations(ctx, inserted);
   return inserted;
+}
+
+/**
+ * Store one event the server made itself (an offline spell, a clone) on `hostId`'s record, without
+ * touching its last-seen (the server's word must not mark the host seen), with its violation in the same commit; a rule that reads the store runs
+ * after it, as on the ingest path.
+ */
+export async function storeServerEvent(ctx: ServerContext, hostId: string, event: AgentEvent, now: Date): Promise<void> {
+  const receivedAt = now.toISOString();
+  const { drafts, later } = draftViolations([{ ...event, host: hostId, receivedAt }], now);
+  announceViolations(ctx, (await ctx.store.insertEvents(hostId, [event], receivedAt, undefined, drafts)).violations);
+  if (later.length) await raiseViolations(ctx, later, now);
 }
 
 /** Re-derive the after-commit rules' violations from events of the last `hours` (idempotent). */

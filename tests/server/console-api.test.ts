@@ -200,8 +200,7 @@ describe('start-up sweep', () => {
     // A hardening run's rule reads the store, so its violation is raised after the events' commit.
     const e = newEvent('host.check', 'medium', ['art31'], { profile: 'sweep-test', summary: { pass: 3, fail: 2 } });
     await t.srv.ctx.store.insertEvents(agent.hostId, [e], new Date().toISOString());
-    const before = (await t.srv.ctx.store.listViolations({ host: agent.hostId, type: 'host.check', state: 'unresolved' })).total;
-    expect(before).toBe(0);
+    expect((await t.srv.ctx.store.listViolations({ host: agent.hostId, type: 'host.check', state: 'unresolved' })).total).toBe(0);
     expect(await sweepViolations(t.srv.ctx)).toBe(1);
     expect(await sweepViolations(t.srv.ctx)).toBe(0);
     const after = await t.srv.ctx.store.listViolations({ host: agent.hostId, type: 'host.check', state: 'unresolved' });
